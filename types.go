@@ -1,0 +1,427 @@
+package workspace
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Workspace is persistent storage that sandboxes bind to. Its files outlive
+// every sandbox and are reachable through the Workspace service and NFS.
+type Workspace struct {
+	// ID is the server-assigned, opaque identifier.
+	ID string
+	// Name is the optional human-readable name; empty when none was given.
+	Name string
+	// NFSURL is the export URL, nfs://host:port/<export path>; empty when the
+	// server does not export workspaces over NFS.
+	NFSURL string
+	// Metadata holds the caller-supplied key/value pairs; nil when empty.
+	Metadata map[string]string
+	// CreatedAt is when the workspace was created.
+	CreatedAt time.Time
+	// UpdatedAt is when the workspace was last changed.
+	UpdatedAt time.Time
+}
+
+// SandboxState is the lifecycle state of a sandbox.
+type SandboxState string
+
+// The states a sandbox moves through. A sandbox that failed to start is in
+// StateError with Sandbox.ErrorMessage saying why.
+const (
+	StateStarting SandboxState = "starting"
+	StateRunning  SandboxState = "running"
+	StateStopping SandboxState = "stopping"
+	StateStopped  SandboxState = "stopped"
+	StateError    SandboxState = "error"
+)
+
+// Sandbox is an isolated environment bound to a workspace, mounted at
+// /workspace inside it.
+type Sandbox struct {
+	// ID is the server-assigned, opaque identifier.
+	ID string
+	// WorkspaceID is the workspace the sandbox is bound to.
+	WorkspaceID string
+	// Name is the optional human-readable name; empty when none was given.
+	Name string
+	// Template is the template the sandbox was created from ("default" when
+	// none was given).
+	Template string
+	// State is the lifecycle state at the time of the call.
+	State SandboxState
+	// Env is the environment every process in the sandbox starts with.
+	Env map[string]string
+	// Metadata holds the caller-supplied key/value pairs.
+	Metadata map[string]string
+	// CreatedAt is when the sandbox was created.
+	CreatedAt time.Time
+	// UpdatedAt is when the sandbox last changed.
+	UpdatedAt time.Time
+	// Timeout is the sandbox's lifetime limit (whole seconds on the wire);
+	// zero when none is set.
+	Timeout time.Duration
+	// ErrorMessage says why the sandbox is in StateError; empty otherwise.
+	ErrorMessage string
+}
+
+// CommandResult is the outcome of a command that ran to completion.
+type CommandResult struct {
+	// ExitCode is the command's exit status (126: cannot execute, 127: not
+	// found on servers that report it).
+	ExitCode int
+	// Stdout is everything the command wrote to standard output, byte for
+	// byte when the server supports the binary feature.
+	Stdout string
+	// Stderr is everything the command wrote to standard error.
+	Stderr string
+}
+
+// FileType says what kind of file a FileInfo describes.
+type FileType string
+
+// The file types the server reports.
+const (
+	FileTypeFile      FileType = "file"
+	FileTypeDirectory FileType = "directory"
+	FileTypeSymlink   FileType = "symlink"
+)
+
+// FileInfo describes a file in a workspace.
+type FileInfo struct {
+	// Name is the last element of Path.
+	Name string
+	// Path is relative to the workspace root.
+	Path string
+	// Type is the kind of file.
+	Type FileType
+	// Size is the size in bytes (0 for directories on most servers).
+	Size int64
+	// ModifiedAt is the modification time; zero when the server does not
+	// report it.
+	ModifiedAt time.Time
+}
+
+// IsDir reports whether the file is a directory.
+func (fi *FileInfo) IsDir() bool { return fi.Type == FileTypeDirectory }
+
+// CreateWorkspaceParams are the parameters of WorkspaceService.Create. A nil
+// *CreateWorkspaceParams creates an unnamed workspace without metadata.
+type CreateWorkspaceParams struct {
+	// Name is an optional human-readable name (default: none).
+	Name string
+	// Metadata is optional caller data stored with the workspace (default: none).
+	Metadata map[string]string
+}
+
+// CreateSandboxParams are the parameters of SandboxService.Create.
+type CreateSandboxParams struct {
+	// WorkspaceID is the workspace to bind the sandbox to (required).
+	WorkspaceID string
+	// Template names the sandbox image (default: the server's "default").
+	Template string
+	// Name is an optional human-readable name (default: none).
+	Name string
+	// Env is added to the environment of every process in the sandbox.
+	Env map[string]string
+	// Metadata is optional caller data stored with the sandbox.
+	Metadata map[string]string
+	// Timeout limits the sandbox's lifetime; it is sent in whole seconds,
+	// rounded up. Zero or negative leaves the server's default.
+	Timeout time.Duration
+}
+
+// ListSandboxesOptions filter SandboxService.List. A nil
+// *ListSandboxesOptions lists every sandbox.
+type ListSandboxesOptions struct {
+	// State lists only sandboxes in this state (default: every state).
+	State SandboxState
+}
+
+// DeleteSandboxOptions are the options of SandboxService.Delete.
+type DeleteSandboxOptions struct {
+	// Force kills the sandbox at once instead of stopping it gracefully
+	// (default false). Upstream servers refuse a non-force delete of a
+	// running sandbox with ErrInvalidSandboxState.
+	Force bool
+}
+
+// DeleteFileOptions are the options of WorkspaceService.DeleteFile.
+type DeleteFileOptions struct {
+	// Recursive deletes a directory with its contents (default false: a
+	// non-empty directory is ErrDirectoryNotEmpty).
+	Recursive bool
+}
+
+// RunCommandOptions are the options of ProcessService.Run, Shell and
+// RunStream. A nil *RunCommandOptions runs the command with no arguments in
+// the sandbox's default environment and working directory.
+type RunCommandOptions struct {
+	// Args are the command's arguments (argv[1:]); there is no shell.
+	Args []string
+	// Env is added on top of the sandbox's environment.
+	Env map[string]string
+	// Cwd is the working directory (default: /workspace).
+	Cwd string
+	// Timeout bounds the command's run time; it is sent in milliseconds,
+	// rounded up. Zero means the server's default (no limit on the
+	// reference server, 30 s upstream). When it elapses the command is
+	// killed and the call fails with ErrProcessTimeout.
+	Timeout time.Duration
+	// Stdin, when non-empty, is fed to the command's standard input, which
+	// is then closed. It needs a server with the process.stdin feature;
+	// otherwise the call fails with ErrUnsupported before anything is sent.
+	Stdin []byte
+	// Stdout, when non-nil, receives the command's standard output: Run
+	// writes it once the command has finished, RunStream writes each chunk
+	// as it arrives. The output is still returned as well.
+	Stdout io.Writer
+	// Stderr, when non-nil, receives the command's standard error, like
+	// Stdout.
+	Stderr io.Writer
+}
+
+// EventType is the kind of a ProcessEvent.
+type EventType string
+
+// The event types of a process stream.
+const (
+	// EventStart carries the PID of the started process (servers with the
+	// process.stream feature only).
+	EventStart EventType = "start"
+	// EventStdout carries a chunk of standard output in Data.
+	EventStdout EventType = "stdout"
+	// EventStderr carries a chunk of standard error in Data.
+	EventStderr EventType = "stderr"
+	// EventExit carries the exit code in Code; it is the last event.
+	EventExit EventType = "exit"
+	// EventError carries the server's error Message (and error code in
+	// Code); RunStream yields it and then an error.
+	EventError EventType = "error"
+)
+
+// ProcessEvent is one event of ProcessService.RunStream.
+type ProcessEvent struct {
+	// Type is the kind of event.
+	Type EventType
+	// Data is the output chunk of EventStdout and EventStderr.
+	Data []byte
+	// PID is the process id inside the sandbox (EventStart).
+	PID int
+	// Code is the exit code (EventExit) or the error code (EventError).
+	Code int
+	// Message is the error text (EventError).
+	Message string
+}
+
+// Signal is a POSIX signal number for ProcessService.Kill.
+type Signal int
+
+// Signals accepted by ProcessService.Kill (Linux numbering).
+const (
+	SIGHUP  Signal = 1
+	SIGINT  Signal = 2
+	SIGQUIT Signal = 3
+	SIGKILL Signal = 9
+	SIGUSR1 Signal = 10
+	SIGUSR2 Signal = 12
+	SIGTERM Signal = 15
+)
+
+// String returns the signal's name, such as "SIGTERM".
+func (s Signal) String() string {
+	switch s {
+	case SIGHUP:
+		return "SIGHUP"
+	case SIGINT:
+		return "SIGINT"
+	case SIGQUIT:
+		return "SIGQUIT"
+	case SIGKILL:
+		return "SIGKILL"
+	case SIGUSR1:
+		return "SIGUSR1"
+	case SIGUSR2:
+		return "SIGUSR2"
+	case SIGTERM:
+		return "SIGTERM"
+	}
+	return fmt.Sprintf("Signal(%d)", int(s))
+}
+
+// PTYOptions are the options of PTYService.Connect and Create. A nil
+// *PTYOptions opens an 80x24 terminal running the server's default shell.
+type PTYOptions struct {
+	// Cols is the terminal width (default 80).
+	Cols int
+	// Rows is the terminal height (default 24).
+	Rows int
+	// Shell is the program to run (default: the server's, /bin/bash or
+	// /bin/sh).
+	Shell string
+	// Env is added on top of the sandbox's environment.
+	Env map[string]string
+}
+
+// HealthInfo is the answer of Client.Health.
+type HealthInfo struct {
+	// Status is "healthy" when the server is up.
+	Status string
+	// Version is the server's version.
+	Version string
+	// Features lists the protocol extensions the server supports, such as
+	// "binary", "files.raw", "process.stream", "process.stdin", "pty" and
+	// "auth"; empty for upstream servers.
+	Features []string
+}
+
+// HasFeature reports whether the server advertised the named feature.
+func (h *HealthInfo) HasFeature(name string) bool {
+	for _, f := range h.Features {
+		if f == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ExitError is returned by ProcessService.Exec when the command exits with
+// a non-zero status.
+type ExitError struct {
+	// ExitCode is the command's non-zero exit status.
+	ExitCode int
+	// Stdout is the command's standard output.
+	Stdout string
+	// Stderr is the command's standard error.
+	Stderr string
+}
+
+// Error returns "workspace: exit status N" followed by the start of stderr.
+func (e *ExitError) Error() string {
+	msg := fmt.Sprintf("workspace: exit status %d", e.ExitCode)
+	if s := strings.TrimSpace(e.Stderr); s != "" {
+		if len(s) > 200 {
+			s = s[:200] + "..."
+		}
+		msg += ": " + s
+	}
+	return msg
+}
+
+// ---- wire forms ----
+
+// wireTime decodes RFC 3339 timestamps with 0 to 9 fractional digits and a
+// "Z" or numeric offset; null, "" and absent leave the zero time. A
+// timestamp without an offset is taken as UTC.
+type wireTime struct{ time.Time }
+
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		t.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("timestamp: %w", err)
+	}
+	tm, err := parseTime(s)
+	if err != nil {
+		return err
+	}
+	t.Time = tm
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if tm, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return tm, nil
+	}
+	s2 := strings.Replace(s, " ", "T", 1)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02T15:04:05.999999999Z0700"} {
+		if tm, err := time.Parse(layout, s2); err == nil {
+			return tm, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("timestamp: cannot parse %q", s)
+}
+
+type wireWorkspace struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	NFSURL    string            `json:"nfs_url"`
+	Metadata  map[string]string `json:"metadata"`
+	CreatedAt wireTime          `json:"created_at"`
+	UpdatedAt wireTime          `json:"updated_at"`
+}
+
+func (w *wireWorkspace) toWorkspace() *Workspace {
+	return &Workspace{
+		ID:        w.ID,
+		Name:      w.Name,
+		NFSURL:    w.NFSURL,
+		Metadata:  w.Metadata,
+		CreatedAt: w.CreatedAt.Time,
+		UpdatedAt: w.UpdatedAt.Time,
+	}
+}
+
+type wireSandbox struct {
+	ID           string            `json:"id"`
+	WorkspaceID  string            `json:"workspace_id"`
+	Name         string            `json:"name"`
+	Template     string            `json:"template"`
+	State        SandboxState      `json:"state"`
+	Env          map[string]string `json:"env"`
+	Metadata     map[string]string `json:"metadata"`
+	CreatedAt    wireTime          `json:"created_at"`
+	UpdatedAt    wireTime          `json:"updated_at"`
+	Timeout      float64           `json:"timeout"`
+	ErrorMessage string            `json:"error_message"`
+}
+
+func (w *wireSandbox) toSandbox() *Sandbox {
+	return &Sandbox{
+		ID:           w.ID,
+		WorkspaceID:  w.WorkspaceID,
+		Name:         w.Name,
+		Template:     w.Template,
+		State:        w.State,
+		Env:          w.Env,
+		Metadata:     w.Metadata,
+		CreatedAt:    w.CreatedAt.Time,
+		UpdatedAt:    w.UpdatedAt.Time,
+		Timeout:      time.Duration(w.Timeout * float64(time.Second)),
+		ErrorMessage: w.ErrorMessage,
+	}
+}
+
+type wireFileInfo struct {
+	Name       string   `json:"name"`
+	Path       string   `json:"path"`
+	Type       FileType `json:"type"`
+	Size       int64    `json:"size"`
+	ModifiedAt wireTime `json:"modified_at"`
+}
+
+func (w *wireFileInfo) toFileInfo() *FileInfo {
+	return &FileInfo{Name: w.Name, Path: w.Path, Type: w.Type, Size: w.Size, ModifiedAt: w.ModifiedAt.Time}
+}
+
+// ceilUnit converts a positive duration to a whole number of units, rounding
+// up so that a positive duration never becomes 0; 0 for d <= 0.
+func ceilUnit(d, unit time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	n := int64(d / unit)
+	if d%unit != 0 {
+		n++
+	}
+	return n
+}

@@ -1,0 +1,221 @@
+package workspace
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+)
+
+// WorkspaceService manages workspaces and the files in them. Get it from
+// Client.Workspace. Errors are *Error values; the doc of each method names
+// the sentinels it typically matches.
+type WorkspaceService struct{ c *Client }
+
+// Raw-file hooks. A later file (files.raw support) may set these in an init
+// function: when the server advertises the "files.raw" feature, ReadFile and
+// WriteFile call them instead of the JSON routes. They must return *Error
+// values from c.checkResponse like every other call.
+var (
+	rawReadFile  func(ctx context.Context, c *Client, id, path string) ([]byte, error)
+	rawWriteFile func(ctx context.Context, c *Client, id, path string, data []byte) error
+)
+
+func workspacePath(id string, rest string) string {
+	return "/workspaces/" + url.PathEscape(id) + rest
+}
+
+// Create creates a workspace. params may be nil.
+func (s *WorkspaceService) Create(ctx context.Context, params *CreateWorkspaceParams) (*Workspace, error) {
+	body := struct {
+		Name     string            `json:"name,omitempty"`
+		Metadata map[string]string `json:"metadata,omitempty"`
+	}{}
+	if params != nil {
+		body.Name, body.Metadata = params.Name, params.Metadata
+	}
+	var w wireWorkspace
+	if err := s.c.call(ctx, http.MethodPost, "/workspaces", nil, body, "create workspace", &w); err != nil {
+		return nil, err
+	}
+	return w.toWorkspace(), nil
+}
+
+// Get returns the workspace with the given id, or an error matching
+// ErrWorkspaceNotFound.
+func (s *WorkspaceService) Get(ctx context.Context, id string) (*Workspace, error) {
+	var w wireWorkspace
+	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, ""), nil, nil, "get workspace", &w); err != nil {
+		return nil, err
+	}
+	return w.toWorkspace(), nil
+}
+
+// List returns every workspace.
+func (s *WorkspaceService) List(ctx context.Context) ([]*Workspace, error) {
+	var out struct {
+		Workspaces []wireWorkspace `json:"workspaces"`
+	}
+	if err := s.c.call(ctx, http.MethodGet, "/workspaces", nil, nil, "list workspaces", &out); err != nil {
+		return nil, err
+	}
+	ws := make([]*Workspace, len(out.Workspaces))
+	for i := range out.Workspaces {
+		ws[i] = out.Workspaces[i].toWorkspace()
+	}
+	return ws, nil
+}
+
+// Delete deletes the workspace and its files. It fails with
+// ErrWorkspaceHasActiveSandboxes while sandboxes use it, and with
+// ErrWorkspaceNotFound when there is no such workspace.
+func (s *WorkspaceService) Delete(ctx context.Context, id string) error {
+	return s.c.call(ctx, http.MethodDelete, workspacePath(id, ""), nil, nil, "delete workspace", nil)
+}
+
+// WriteFile writes data to path in the workspace, creating parent
+// directories and replacing any existing file. It is binary-safe against
+// servers with the "binary" feature; against others (upstream), data that is
+// not valid UTF-8 fails with an error matching ErrUnsupported before
+// anything is sent.
+func (s *WorkspaceService) WriteFile(ctx context.Context, id, path string, data []byte) error {
+	const op = "write file"
+	if rawWriteFile != nil {
+		if ok, err := s.c.hasFeature(ctx, "files.raw"); err != nil {
+			return err
+		} else if ok {
+			return rawWriteFile(ctx, s.c, id, path, data)
+		}
+	}
+	binary, err := s.c.hasFeature(ctx, "binary")
+	if err != nil {
+		return err
+	}
+	body := struct {
+		Content  string `json:"content"`
+		Encoding string `json:"encoding,omitempty"`
+	}{}
+	if binary {
+		body.Content, body.Encoding = base64.StdEncoding.EncodeToString(data), "base64"
+	} else {
+		if !utf8.Valid(data) {
+			return fmt.Errorf("workspace: %s: data is not valid UTF-8 and the server lacks the binary feature: %w", op, ErrUnsupported)
+		}
+		body.Content = string(data)
+	}
+	return s.c.call(ctx, http.MethodPut, workspacePath(id, "/files"), url.Values{"path": {path}}, body, op, nil)
+}
+
+// ReadFile returns the content of the file at path in the workspace. It is
+// binary-safe against servers with the "binary" feature; upstream servers
+// only serve UTF-8 text. Missing files match ErrFileNotFound, directories
+// ErrNotADirectory.
+func (s *WorkspaceService) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
+	const op = "read file"
+	if rawReadFile != nil {
+		if ok, err := s.c.hasFeature(ctx, "files.raw"); err != nil {
+			return nil, err
+		} else if ok {
+			return rawReadFile(ctx, s.c, id, path)
+		}
+	}
+	binary, err := s.c.hasFeature(ctx, "binary")
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{"path": {path}}
+	if binary {
+		q.Set("encoding", "base64")
+	}
+	var out struct {
+		Content  string `json:"content"`
+		Encoding string `json:"encoding"`
+	}
+	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files"), q, nil, op, &out); err != nil {
+		return nil, err
+	}
+	if out.Encoding == "base64" {
+		b, err := base64.StdEncoding.DecodeString(out.Content)
+		if err != nil {
+			return nil, fmt.Errorf("workspace: %s: decode base64 content: %w", op, err)
+		}
+		return b, nil
+	}
+	return []byte(out.Content), nil
+}
+
+// ListFiles lists the directory at path ("" or "." is the workspace root),
+// one level deep, sorted by name.
+func (s *WorkspaceService) ListFiles(ctx context.Context, id, path string) ([]*FileInfo, error) {
+	var out struct {
+		Files []wireFileInfo `json:"files"`
+	}
+	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files/list"), url.Values{"path": {path}}, nil, "list files", &out); err != nil {
+		return nil, err
+	}
+	fs := make([]*FileInfo, len(out.Files))
+	for i := range out.Files {
+		fs[i] = out.Files[i].toFileInfo()
+	}
+	return fs, nil
+}
+
+// Mkdir creates the directory at path and any missing parents, like
+// mkdir -p.
+func (s *WorkspaceService) Mkdir(ctx context.Context, id, path string) error {
+	body := struct {
+		Path string `json:"path"`
+	}{path}
+	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/mkdir"), nil, body, "mkdir", nil)
+}
+
+type srcDst struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+}
+
+// CopyFile copies src to dst; directories are copied recursively.
+func (s *WorkspaceService) CopyFile(ctx context.Context, id, src, dst string) error {
+	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/copy"), nil, srcDst{src, dst}, "copy file", nil)
+}
+
+// MoveFile moves (renames) src to dst.
+func (s *WorkspaceService) MoveFile(ctx context.Context, id, src, dst string) error {
+	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/move"), nil, srcDst{src, dst}, "move file", nil)
+}
+
+// DeleteFile deletes the file or directory at path. opts may be nil; a
+// non-empty directory needs Recursive (else ErrDirectoryNotEmpty).
+func (s *WorkspaceService) DeleteFile(ctx context.Context, id, path string, opts *DeleteFileOptions) error {
+	q := url.Values{"path": {path}}
+	if opts != nil && opts.Recursive {
+		q.Set("recursive", "true")
+	}
+	return s.c.call(ctx, http.MethodDelete, workspacePath(id, "/files"), q, nil, "delete file", nil)
+}
+
+// GetFileInfo describes the file at path, or fails with ErrFileNotFound.
+func (s *WorkspaceService) GetFileInfo(ctx context.Context, id, path string) (*FileInfo, error) {
+	var fi wireFileInfo
+	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files/info"), url.Values{"path": {path}}, nil, "get file info", &fi); err != nil {
+		return nil, err
+	}
+	return fi.toFileInfo(), nil
+}
+
+// Exists reports whether path exists in the workspace. It returns false
+// only when the server says the file is not found (ErrFileNotFound); every
+// other error, including ErrWorkspaceNotFound, is returned.
+func (s *WorkspaceService) Exists(ctx context.Context, id, path string) (bool, error) {
+	_, err := s.GetFileInfo(ctx, id, path)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrFileNotFound):
+		return false, nil
+	}
+	return false, err
+}
