@@ -1,0 +1,181 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"sync"
+	"syscall"
+)
+
+// Feature files.raw: GET and PUT /workspaces/{id}/files/raw?path=P move the
+// bytes of one file without JSON or base64. GET streams the file with
+// http.ServeContent from the *os.File opened in the workspace's os.Root:
+// Range, If-Range and conditional requests work, and the kernel copies the
+// bytes to the socket (sendfile). PUT streams the body into a temporary file
+// next to the target and renames it into place once the whole body arrived;
+// any failure (a dropped client, a body over the limit) removes the
+// temporary file, so the old file, or nothing, stays. Paths follow the JSON
+// file routes' rules (confinement 403/7003, directories 400/3005, special
+// files refused).
+
+func init() {
+	registerExtension(extension{
+		feature: "files.raw",
+		register: func(s *Server) {
+			if s.cfg.BaseMode {
+				return // upstream has no such route
+			}
+			s.handle("GET /api/v1/workspaces/{id}/files/raw", s.handleRawRead)
+			s.handle("PUT /api/v1/workspaces/{id}/files/raw", s.handleRawWrite)
+		},
+	})
+}
+
+// rawBufSize is the copy buffer of one upload: large enough to keep the
+// syscall count low, small enough that memory stays flat.
+const rawBufSize = 256 << 10
+
+// rawTempName names the temporary files of uploads ("..upload.tmp-<random>"
+// in the workspace root, see createTemp).
+const rawTempName = ".upload"
+
+var rawBufPool = sync.Pool{New: func() any { b := make([]byte, rawBufSize); return &b }}
+
+func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
+	_, root, ok := s.workspaceRoot(w, r)
+	if !ok {
+		return
+	}
+	p, ok := s.queryPath(w, r, true)
+	if !ok {
+		return
+	}
+	rel, err := rootRel(p)
+	if err != nil {
+		fsError(w, err, p)
+		return
+	}
+	f, fi, err := openRegular(root, rel)
+	if err != nil {
+		fsError(w, err, p)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	// ServeContent copies with io.CopyN from the *os.File to the
+	// ResponseWriter, whose ReadFrom hands the file to the TCP connection:
+	// sendfile(2), no user-space copy.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
+}
+
+func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
+	limit := s.cfg.MaxUploadBytes
+	if limit > 0 && r.ContentLength > limit {
+		// Answer before reading anything; net/http then closes the
+		// connection rather than drain a large body.
+		s.uploadTooLarge(w)
+		return
+	}
+	_, root, ok := s.workspaceRoot(w, r)
+	if !ok {
+		return
+	}
+	p, ok := s.queryPath(w, r, true)
+	if !ok {
+		return
+	}
+	rel, err := rootRel(p)
+	if err != nil {
+		fsError(w, err, p)
+		return
+	}
+	// Refuse what cannot work before reading the body: escapes (403),
+	// directories, a file in the way of a parent.
+	if _, _, err := splitRel(rel); err != nil {
+		fsError(w, err, p)
+		return
+	}
+	if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
+		fsError(w, syscall.EISDIR, p)
+		return
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		fsError(w, err, p)
+		return
+	}
+	// The temporary file lives in the workspace root and missing parents
+	// are created only once the body is complete: a dropped upload leaves
+	// nothing behind, not even directories.
+	f, tmp, err := s.createTemp(root, rawTempName)
+	if err != nil {
+		fsError(w, err, p)
+		return
+	}
+	var body io.Reader = r.Body
+	if limit > 0 {
+		body = http.MaxBytesReader(w, r.Body, limit)
+	}
+	src := &errReader{r: body}
+	bp := rawBufPool.Get().(*[]byte)
+	// fileWriter hides File.ReadFrom, whose generic path would allocate a
+	// buffer of its own for every upload.
+	_, err = io.CopyBuffer(fileWriter{f}, src, *bp)
+	rawBufPool.Put(bp)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		root.Remove(tmp)
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			s.uploadTooLarge(w)
+		case src.err != nil:
+			// Most likely the client went away mid-body; if it is
+			// still there it learns why.
+			writeErrorDetails(w, http.StatusBadRequest, codeInvalidRequest, "upload interrupted: "+p, err.Error())
+		default:
+			fsError(w, err, p)
+		}
+		return
+	}
+	dir, _, _ := splitRel(rel)
+	if err := s.mkdirAll(root, dir); err != nil {
+		root.Remove(tmp)
+		fsError(w, err, p)
+		return
+	}
+	if err := s.commitTemp(root, tmp, rel); err != nil {
+		fsError(w, err, p)
+		return
+	}
+	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+}
+
+func (s *Server) uploadTooLarge(w http.ResponseWriter) {
+	writeError(w, http.StatusRequestEntityTooLarge, codeInvalidRequest,
+		fmt.Sprintf("upload larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))
+}
+
+// errReader remembers the error of the body, telling a dropped client from a
+// failing disk.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// fileWriter is an io.Writer with only Write, so that io.CopyBuffer uses
+// the buffer it is given.
+type fileWriter struct{ w io.Writer }
+
+func (f fileWriter) Write(p []byte) (int, error) { return f.w.Write(p) }

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Protocol error codes (PROTOCOL.md).
+const (
+	codeInvalidRequest         = 1001
+	codeInvalidParameter       = 1002
+	codeInternal               = 1003
+	codeNotImplemented         = 1004
+	codeUnauthorized           = 1005
+	codeSandboxNotFound        = 2001
+	codeTemplateNotFound       = 2003
+	codeInvalidSandboxState    = 2004
+	codeSandboxLimitExceeded   = 2005
+	codeFileNotFound           = 3001
+	codeFileAlreadyExists      = 3002
+	codePermissionDenied       = 3003
+	codeInvalidPath            = 3004
+	codeNotADirectory          = 3005
+	codeDirectoryNotEmpty      = 3006
+	codeProcessNotFound        = 4001
+	codeProcessTimeout         = 4002
+	codeProcessExecutionFailed = 4003
+	codeDatabaseError          = 6001
+	codeWorkspaceNotFound      = 7001
+	codeWorkspaceHasActive     = 7002
+	codePathNotAllowed         = 7003
+)
+
+// errorBody is the JSON error envelope. Stdout and Stderr carry partial
+// output of a timed-out run.
+type errorBody struct {
+	Code    int     `json:"code"`
+	Message string  `json:"message"`
+	Details string  `json:"details,omitempty"`
+	Stdout  *string `json:"stdout,omitempty"`
+	Stderr  *string `json:"stderr,omitempty"`
+}
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// writeJSON writes v as a JSON response with the given status. Encoding
+// goes through a pooled buffer so the response has a Content-Length.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		buf.Reset()
+		fmt.Fprintf(buf, `{"code":%d,"message":"encode response: %s"}`+"\n", codeInternal, strings.ReplaceAll(err.Error(), `"`, `'`))
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
+	if buf.Cap() <= 1<<20 {
+		bufPool.Put(buf)
+	}
+}
+
+// writeError writes the JSON error envelope {code, message}.
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	writeJSON(w, status, &errorBody{Code: code, Message: msg})
+}
+
+// writeErrorDetails writes the JSON error envelope with details.
+func writeErrorDetails(w http.ResponseWriter, status, code int, msg, details string) {
+	writeJSON(w, status, &errorBody{Code: code, Message: msg, Details: details})
+}
+
+// writePlain writes a plain-text error as upstream's framework does.
+func writePlain(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(status)
+	io.WriteString(w, msg) //nolint:errcheck // the client went away
+}
+
+// decodeJSON reads the request body into v. It returns false after
+// writing the error: in full mode the JSON envelope (400/1001 malformed,
+// 400/1002 wrong shape, 413/1001 too large); in base mode upstream's plain
+// text (415 without a JSON content type, 400 malformed, 422 wrong shape,
+// 413 too large). In full mode an empty body counts as {}.
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if s.cfg.BaseMode && !isJSONContentType(r.Header.Get("Content-Type")) {
+		writePlain(w, http.StatusUnsupportedMediaType, "Expected request with `Content-Type: application/json`")
+		return false
+	}
+	limit := s.bodyLimit
+	if r.ContentLength > limit {
+		s.tooLarge(w)
+		return false
+	}
+	var data []byte
+	var err error
+	if r.ContentLength > 0 {
+		data = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, data)
+	} else {
+		data, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	}
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.tooLarge(w)
+			return false
+		}
+		s.badRequest(w, codeInvalidRequest, "failed to read request body: "+err.Error())
+		return false
+	}
+	if len(bytes.TrimSpace(data)) == 0 && !s.cfg.BaseMode {
+		return true
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			s.wrongShape(w, err.Error())
+			return false
+		}
+		if s.cfg.BaseMode {
+			writePlain(w, http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
+		} else {
+			writeErrorDetails(w, http.StatusBadRequest, codeInvalidRequest, "Invalid JSON body", err.Error())
+		}
+		return false
+	}
+	return true
+}
+
+func isJSONContentType(ct string) bool {
+	ct = strings.ToLower(strings.TrimSpace(ct))
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	return ct == "application/json" || (strings.HasPrefix(ct, "application/") && strings.HasSuffix(ct, "+json"))
+}
+
+func (s *Server) tooLarge(w http.ResponseWriter) {
+	if s.cfg.BaseMode {
+		writePlain(w, http.StatusRequestEntityTooLarge, "Failed to buffer the request body: length limit exceeded")
+		return
+	}
+	writeError(w, http.StatusRequestEntityTooLarge, codeInvalidRequest, fmt.Sprintf("request body larger than %d bytes", s.bodyLimit))
+}
+
+// wrongShape answers a body whose JSON has the wrong shape: 400/1002 in
+// full mode, upstream's plain-text 422 in base mode.
+func (s *Server) wrongShape(w http.ResponseWriter, msg string) {
+	if s.cfg.BaseMode {
+		writePlain(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: "+msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, codeInvalidParameter, msg)
+}
+
+// missingField answers a body that lacks a required field.
+func (s *Server) missingField(w http.ResponseWriter, name string) {
+	s.wrongShape(w, "missing field `"+name+"`")
+}
+
+// badQuery answers a malformed query string: 400/1002 in full mode,
+// upstream's plain-text 400 in base mode.
+func (s *Server) badQuery(w http.ResponseWriter, msg string) {
+	if s.cfg.BaseMode {
+		writePlain(w, http.StatusBadRequest, "Failed to deserialize query string: "+msg)
+		return
+	}
+	writeError(w, http.StatusBadRequest, codeInvalidParameter, msg)
+}
+
+func (s *Server) badRequest(w http.ResponseWriter, code int, msg string) {
+	writeError(w, http.StatusBadRequest, code, msg)
+}
+
+// ServeHTTP checks auth, then routes. Unknown routes (404) and wrong
+// methods (405) get the JSON envelope in full mode.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
+		writeError(w, http.StatusUnauthorized, codeUnauthorized, "Unauthorized")
+		return
+	}
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveUnmatched(w, r, h)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[len(prefix):])), s.apiKey) == 1
+}
+
+// serveUnmatched runs the mux's own 404/405/redirect handler h; in full
+// mode a 404 or 405 is rewritten to the JSON envelope (keeping Allow).
+func (s *Server) serveUnmatched(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	if s.cfg.BaseMode {
+		h.ServeHTTP(w, r)
+		return
+	}
+	cw := &captureWriter{h: http.Header{}}
+	h.ServeHTTP(cw, r)
+	switch cw.status {
+	case http.StatusNotFound:
+		writeError(w, http.StatusNotFound, codeInvalidRequest, "Not found: "+r.Method+" "+r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		if a := cw.h.Get("Allow"); a != "" {
+			w.Header().Set("Allow", a)
+		}
+		writeError(w, http.StatusMethodNotAllowed, codeInvalidRequest, "Method not allowed: "+r.Method+" "+r.URL.Path)
+	default:
+		for k, v := range cw.h {
+			w.Header()[k] = v
+		}
+		if cw.status == 0 {
+			cw.status = http.StatusOK
+		}
+		w.WriteHeader(cw.status)
+		w.Write(cw.body.Bytes()) //nolint:errcheck // the client went away
+	}
+}
+
+type captureWriter struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *captureWriter) Header() http.Header { return c.h }
+func (c *captureWriter) WriteHeader(s int) {
+	if c.status == 0 {
+		c.status = s
+	}
+}
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return c.body.Write(p)
+}

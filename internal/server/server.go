@@ -1,0 +1,409 @@
+// Package server is the reference Workspace server: the HTTP API of
+// PROTOCOL.md (part 1 with the part 2 fixes and extensions), backed by a
+// SQLite store, per-workspace os.Root file access and the bubblewrap
+// sandbox runtime.
+//
+// New builds a Server (an http.Handler); Listen also opens the HTTP and
+// NFS listeners and is what cmd/workspace-server and workspacetest use.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/internal/store"
+)
+
+// Version is the server version reported by GET /api/v1/health.
+const Version = "0.1.0"
+
+// Config configures a Server. The zero value of every field is a usable
+// default except DataDir.
+type Config struct {
+	// DataDir holds workspace.db and workspaces/<id>/. Required.
+	DataDir string
+	// HTTPAddr is the listen address used by Listen; default 127.0.0.1:8080.
+	HTTPAddr string
+	// NFSAddr is the NFS listen address used by Listen (port 0 picks a
+	// free port); empty turns NFS off and nfs_url is null.
+	NFSAddr string
+	// NFSHost is the host written into nfs_url; default the host of the
+	// NFS listener (127.0.0.1 when it listens on every address).
+	NFSHost string
+	// APIKey, when set, is required as "Authorization: Bearer <key>" on
+	// every route but /api/v1/health (feature "auth").
+	APIKey string
+	// BaseMode makes the server advertise no features and answer as the
+	// upstream server does where shapes differ.
+	BaseMode bool
+	// ShareNetwork shares the host network with sandboxes (default: none).
+	ShareNetwork bool
+	// TemplatesFile is a JSON object mapping template names to root
+	// filesystem directories, added to the built-in templates.
+	TemplatesFile string
+	// Templates maps more template names to root filesystem directories.
+	Templates map[string]string
+	// MaxSandboxes limits sandboxes starting, running or stopping at once
+	// (429/2005 beyond it); 0 = no limit.
+	MaxSandboxes int
+	// UID and GID are the host ids sandbox processes run as when the
+	// server runs as root; files the server creates in workspaces are
+	// chowned to them. Default 100000.
+	UID, GID int
+	// StopGrace is the time between SIGTERM and SIGKILL on a graceful
+	// sandbox delete; default 2 s.
+	StopGrace time.Duration
+	// StartTimeout bounds a sandbox start; default 60 s.
+	StartTimeout time.Duration
+	// MaxBodyBytes limits JSON request bodies; default 100 MiB (2 MiB in
+	// base mode, like upstream).
+	MaxBodyBytes int64
+	// MaxUploadBytes limits one files.raw upload (PUT files/raw); 0 = no
+	// limit. A Content-Length over it is answered 413 before the body is
+	// read; a chunked body that grows past it is cut off with 413.
+	MaxUploadBytes int64
+	// RunDir is the runtime's state directory; default a fresh temporary
+	// directory removed by Close.
+	RunDir string
+	// BwrapPath and AgentPath are passed to the sandbox runtime.
+	BwrapPath, AgentPath string
+	// Runtime replaces the bubblewrap runtime (tests); default a
+	// sandbox.Manager built from the fields above.
+	Runtime Runtime
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime starts sandboxes. *sandbox.Manager is adapted to it by default.
+type Runtime interface {
+	Start(ctx context.Context, spec sandbox.Spec) (SandboxRuntime, error)
+	Close() error
+}
+
+// SandboxRuntime is one live sandbox; *sandbox.Sandbox implements it.
+type SandboxRuntime interface {
+	Run(ctx context.Context, req sandbox.ExecRequest) (*sandbox.ExecResult, error)
+	Start(ctx context.Context, req sandbox.ExecRequest) (*sandbox.Process, error)
+	Signal(pid int, sig syscall.Signal) error
+	OpenPTY(ctx context.Context, req sandbox.PTYRequest) (*sandbox.PTY, error)
+	Stop(grace time.Duration) error
+	Done() <-chan struct{}
+}
+
+type managerRuntime struct{ m *sandbox.Manager }
+
+func (m managerRuntime) Start(ctx context.Context, spec sandbox.Spec) (SandboxRuntime, error) {
+	sb, err := m.m.Start(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return sb, nil
+}
+
+func (m managerRuntime) Close() error { return m.m.Close() }
+
+// Server is the reference server. It is an http.Handler; Close stops every
+// sandbox and closes the store.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	store     *store.Store
+	rt        Runtime
+	mux       *http.ServeMux
+	features  []string
+	templates map[string]string
+	bodyLimit int64
+	apiKey    []byte
+	chown     bool // euid == 0: chown created files to cfg.UID/GID
+	nfsBase   string
+	runDir    string
+	rmRunDir  bool
+	wsDir     string
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu         sync.RWMutex
+	workspaces map[string]*workspaceEntry
+	sandboxes  map[string]*sandboxEntry
+	active     int // sandboxes starting, running or stopping
+	closed     bool
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// extension adds routes to every Server and may advertise a feature.
+// Files such as stream.go, pty.go and raw.go call registerExtension from
+// init().
+type extension struct {
+	// feature is advertised by GET /health when enabled; "" = none.
+	feature string
+	// enabled reports whether the feature is on; nil = on outside base mode.
+	enabled func(*Server) bool
+	// register adds the routes with s.handle; it runs in every mode (check
+	// s.cfg.BaseMode to serve upstream's behaviour there).
+	register func(*Server)
+}
+
+var extensions []extension
+
+// registerExtension adds e to every Server built afterwards. Call it from
+// init().
+func registerExtension(e extension) { extensions = append(extensions, e) }
+
+// New opens the store in cfg.DataDir, reconciles sandboxes left by a
+// previous run (they become stopped), loads workspaces and starts the
+// sandbox runtime. It fails when the runtime cannot start (for example
+// sandbox.ErrBwrapMissing).
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("server: DataDir is required")
+	}
+	if cfg.UID == 0 {
+		cfg.UID = 100000
+	}
+	if cfg.GID == 0 {
+		cfg.GID = 100000
+	}
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 2 * time.Second
+	}
+	if cfg.StartTimeout == 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 100 << 20
+		if cfg.BaseMode {
+			cfg.MaxBodyBytes = 2 << 20
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		bodyLimit:  cfg.MaxBodyBytes,
+		chown:      os.Geteuid() == 0,
+		workspaces: map[string]*workspaceEntry{},
+		sandboxes:  map[string]*sandboxEntry{},
+	}
+	if cfg.APIKey != "" {
+		s.apiKey = []byte(cfg.APIKey)
+	}
+	var err error
+	if s.templates, err = loadTemplates(cfg.TemplatesFile, cfg.Templates); err != nil {
+		return nil, err
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	s.cfg.DataDir = dataDir
+	s.wsDir = filepath.Join(dataDir, "workspaces")
+	if err := os.MkdirAll(s.wsDir, 0o711); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	// The sandbox uid must traverse the data dir to reach /workspace.
+	for _, d := range []string{dataDir, s.wsDir} {
+		if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o011 != 0o011 {
+			if err := os.Chmod(d, fi.Mode().Perm()|0o011); err != nil {
+				return nil, fmt.Errorf("server: data dir: %w", err)
+			}
+		}
+	}
+	if s.store, err = store.Open(filepath.Join(dataDir, "workspace.db")); err != nil {
+		return nil, err
+	}
+	if err := s.load(); err != nil {
+		s.store.Close()
+		return nil, err
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if cfg.Runtime != nil {
+		s.rt = cfg.Runtime
+	} else {
+		s.runDir = cfg.RunDir
+		if s.runDir == "" {
+			if s.runDir, err = os.MkdirTemp("", "wsrun-"); err != nil {
+				s.store.Close()
+				return nil, fmt.Errorf("server: run dir: %w", err)
+			}
+			s.rmRunDir = true
+		}
+		m, err := sandbox.NewManager(sandbox.Config{
+			BwrapPath:    cfg.BwrapPath,
+			AgentPath:    cfg.AgentPath,
+			RunDir:       s.runDir,
+			ShareNetwork: cfg.ShareNetwork,
+			UID:          cfg.UID,
+			GID:          cfg.GID,
+			Logger:       cfg.Logger,
+		})
+		if err != nil {
+			s.store.Close()
+			if s.rmRunDir {
+				os.RemoveAll(s.runDir)
+			}
+			return nil, fmt.Errorf("server: sandbox runtime: %w", err)
+		}
+		s.rt = managerRuntime{m}
+	}
+	s.routes()
+	return s, nil
+}
+
+// load reconciles the store and fills the in-memory maps.
+func (s *Server) load() error {
+	ctx := context.Background()
+	n, err := s.store.Reconcile(ctx, now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info("sandboxes left running by a previous server are now stopped", "count", n)
+	}
+	wss, err := s.store.Workspaces(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range wss {
+		e := &workspaceEntry{rec: *w, dir: filepath.Join(s.wsDir, w.ID)}
+		if err := s.makeWorkspaceDir(e.dir); err != nil {
+			return err
+		}
+		s.workspaces[w.ID] = e
+	}
+	sbs, err := s.store.Sandboxes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, sb := range sbs {
+		if _, ok := s.workspaces[sb.WorkspaceID]; !ok {
+			continue
+		}
+		s.sandboxes[sb.ID] = &sandboxEntry{rec: *sb}
+	}
+	return nil
+}
+
+// Handler returns the HTTP handler (the Server itself).
+func (s *Server) Handler() http.Handler { return s }
+
+// Features returns the features advertised by GET /api/v1/health.
+func (s *Server) Features() []string { return slices.Clone(s.features) }
+
+// SetNFSBase sets the prefix of nfs_url ("nfs://host:port/"); "" makes
+// nfs_url null. Listen calls it before serving.
+func (s *Server) SetNFSBase(base string) { s.nfsBase = base }
+
+// WorkspaceDir returns the host directory of workspace id; ok is false for
+// unknown workspaces. It is the NFS server's Resolver.
+func (s *Server) WorkspaceDir(id string) (dir string, ok bool) {
+	s.mu.RLock()
+	e := s.workspaces[id]
+	s.mu.RUnlock()
+	if e == nil {
+		return "", false
+	}
+	return e.dir, true
+}
+
+// Close kills every sandbox (at once), waits for them, and closes the
+// runtime and the store. Idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		var live []SandboxRuntime
+		for _, e := range s.sandboxes {
+			e.mu.Lock()
+			if e.rt != nil {
+				live = append(live, e.rt)
+			}
+			e.mu.Unlock()
+		}
+		s.mu.Unlock()
+		var wg sync.WaitGroup
+		for _, rt := range live {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rt.Stop(0) //nolint:errcheck // best effort at shutdown
+			}()
+		}
+		wg.Wait()
+		s.cancel()
+		s.wg.Wait()
+		errs := []error{s.rt.Close()}
+		s.mu.Lock()
+		for _, e := range s.workspaces {
+			e.closeRoot()
+		}
+		s.mu.Unlock()
+		errs = append(errs, s.store.Close())
+		if s.rmRunDir {
+			errs = append(errs, os.RemoveAll(s.runDir))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+func now() time.Time { return time.Now().UTC() }
+
+// newID returns a lowercase UUIDv4.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:]) //nolint:errcheck // crypto/rand never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// validObject reports whether raw is absent, null or a JSON object, and
+// returns it normalised ({} for absent or null).
+func validObject(raw json.RawMessage) (json.RawMessage, bool) {
+	t := bytesTrim(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return json.RawMessage("{}"), true
+	}
+	if t[0] != '{' {
+		return nil, false
+	}
+	return json.RawMessage(t), true
+}
+
+func bytesTrim(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,345 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+)
+
+func init() {
+	registerExtension(extension{
+		feature: "process.stream",
+		register: func(s *Server) {
+			s.handle("GET /api/v1/sandboxes/{id}/process/run/stream", s.handleRunStream)
+		},
+	})
+}
+
+// streamHeartbeat is the heartbeat interval of run/stream (tests shorten it
+// before starting a server).
+var streamHeartbeat = DefaultHeartbeat
+
+// handleRunStream serves GET /sandboxes/{id}/process/run/stream. Errors
+// found before the process starts are JSON errors; then the response is an
+// SSE stream (see streamProcess). In base mode it answers like upstream's
+// stub: one "exit" event with code 0, and nothing runs.
+func (s *Server) handleRunStream(w http.ResponseWriter, r *http.Request) {
+	_, rt, ok := s.runningSandbox(w, r)
+	if !ok {
+		return
+	}
+	if s.cfg.BaseMode {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "event: exit\ndata: {\"type\":\"exit\",\"code\":0}\n\n") //nolint:errcheck // the client went away
+		return
+	}
+	q := r.URL.Query()
+	b64, ok := s.wantBase64(w, q.Get("encoding"))
+	if !ok {
+		return
+	}
+	req, err := parseStreamQuery(q, b64, true)
+	if err != nil {
+		var qe *queryError
+		if errors.As(err, &qe) {
+			writeError(w, http.StatusBadRequest, qe.code, qe.message)
+			return
+		}
+		writeError(w, http.StatusBadRequest, codeInvalidParameter, err.Error())
+		return
+	}
+	proc, err := rt.Start(r.Context(), req.exec)
+	if err != nil {
+		s.runError(w, err, nil, false)
+		return
+	}
+	streamProcess(r.Context(), w, proc, req, streamHeartbeat)
+}
+
+// DefaultHeartbeat is the idle interval after which run/stream sends an SSE
+// comment line, so that proxies and clients see the stream is alive.
+const DefaultHeartbeat = 15 * time.Second
+
+// streamChunkSize bounds one output read from a process pipe, and so one
+// stdout or stderr event. Together with the unbuffered hand-off to the
+// writer it bounds what the server holds per stream (back-pressure: a slow
+// client stops the pipe reads, which blocks the process).
+const streamChunkSize = 32 << 10
+
+// streamRequest is a parsed run/stream query.
+type streamRequest struct {
+	exec    sandbox.ExecRequest // Timeout left 0: the stream enforces it
+	timeout time.Duration
+	base64  bool
+}
+
+// queryError is a bad run/stream query (400 with code).
+type queryError struct {
+	code    int
+	message string
+}
+
+func (e *queryError) Error() string { return e.message }
+
+// parseStreamQuery parses command, args (JSON array), env (JSON object),
+// cwd, timeout (ms) and, when stdin is allowed, stdin (base64 when b64).
+func parseStreamQuery(q url.Values, b64, stdinAllowed bool) (*streamRequest, error) {
+	req := &streamRequest{base64: b64}
+	req.exec.Command = q.Get("command")
+	if req.exec.Command == "" {
+		return nil, &queryError{codeInvalidRequest, "query parameter command is required"}
+	}
+	if s := q.Get("args"); s != "" {
+		if err := json.Unmarshal([]byte(s), &req.exec.Args); err != nil {
+			return nil, &queryError{codeInvalidParameter, "query parameter args must be a JSON array of strings"}
+		}
+	}
+	if s := q.Get("env"); s != "" {
+		if err := json.Unmarshal([]byte(s), &req.exec.Env); err != nil {
+			return nil, &queryError{codeInvalidParameter, "query parameter env must be a JSON object of strings"}
+		}
+	}
+	req.exec.Cwd = q.Get("cwd")
+	if s := q.Get("timeout"); s != "" {
+		ms, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || ms < 0 {
+			return nil, &queryError{codeInvalidParameter, "query parameter timeout must be a non-negative integer (milliseconds)"}
+		}
+		req.timeout = time.Duration(ms) * time.Millisecond
+	}
+	if q.Has("stdin") && stdinAllowed {
+		s := q.Get("stdin")
+		if b64 {
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return nil, &queryError{codeInvalidParameter, "query parameter stdin is not valid base64"}
+			}
+			req.exec.Stdin = b
+		} else {
+			req.exec.Stdin = []byte(s)
+		}
+		if req.exec.Stdin == nil {
+			req.exec.Stdin = []byte{}
+		}
+	}
+	return req, nil
+}
+
+// sseWriter writes Server-Sent Events, flushing each one.
+type sseWriter struct {
+	w   io.Writer
+	rc  *http.ResponseController
+	seq int64
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newSSEWriter(w http.ResponseWriter) *sseWriter {
+	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
+	s.enc = json.NewEncoder(&s.buf)
+	s.enc.SetEscapeHTML(false)
+	return s
+}
+
+// event writes one event with the next sequence number as its id; payload
+// is JSON-encoded on one data line.
+func (s *sseWriter) event(typ string, payload any) error {
+	s.seq++
+	s.buf.Reset()
+	s.buf.WriteString("id: ")
+	s.buf.WriteString(strconv.FormatInt(s.seq, 10))
+	s.buf.WriteString("\nevent: ")
+	s.buf.WriteString(typ)
+	s.buf.WriteString("\ndata: ")
+	if err := s.enc.Encode(payload); err != nil { // ends with '\n'
+		return err
+	}
+	s.buf.WriteByte('\n')
+	return s.flush()
+}
+
+// comment writes a heartbeat comment line.
+func (s *sseWriter) comment() error {
+	s.buf.Reset()
+	s.buf.WriteString(": heartbeat\n\n")
+	return s.flush()
+}
+
+func (s *sseWriter) flush() error {
+	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+		return err
+	}
+	return s.rc.Flush()
+}
+
+// streamChunk is output read from one pipe; eof marks the pipe's end.
+type streamChunk struct {
+	typ  string // "stdout" or "stderr"
+	data []byte
+	eof  bool
+}
+
+// pumpPipe reads r in chunks and hands each to out, waiting until the
+// writer takes it (back-pressure). In text mode an incomplete UTF-8
+// sequence at the end of a chunk is held back for the next one so that no
+// character is split between events. It ends at EOF or when quit closes.
+func pumpPipe(r io.Reader, typ string, text bool, out chan<- streamChunk, quit <-chan struct{}) {
+	buf := make([]byte, streamChunkSize)
+	carry := 0
+	send := func(c streamChunk) bool {
+		select {
+		case out <- c:
+			return true
+		case <-quit:
+			return false
+		}
+	}
+	for {
+		n, err := r.Read(buf[carry:])
+		n += carry
+		carry = 0
+		if n > 0 {
+			cut := n
+			if text && err == nil {
+				cut = completeUTF8(buf[:n])
+			}
+			if cut > 0 {
+				if !send(streamChunk{typ: typ, data: bytes.Clone(buf[:cut])}) {
+					return
+				}
+			}
+			carry = copy(buf, buf[cut:n])
+		}
+		if err != nil {
+			send(streamChunk{typ: typ, eof: true})
+			return
+		}
+	}
+}
+
+// completeUTF8 returns the length of b without a trailing incomplete UTF-8
+// sequence (at most 3 bytes are held back).
+func completeUTF8(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax+1; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return len(b)
+}
+
+// streamProcess streams a started process as SSE on w until it exits,
+// the timeout elapses (its group is killed, then an error event with code
+// 4002), or ctx ends (the client went away: its group is killed). It
+// always reaps the process and joins its pumps before returning.
+func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Process, req *streamRequest, heartbeat time.Duration) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sw := newSSEWriter(w)
+	// A stream lasts as long as its process: lift any server write deadline.
+	_ = sw.rc.SetWriteDeadline(time.Time{})
+
+	out := make(chan streamChunk)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); pumpPipe(proc.Stdout, "stdout", !req.base64, out, quit) }()
+	go func() { defer wg.Done(); pumpPipe(proc.Stderr, "stderr", !req.base64, out, quit) }()
+	abort := func() {
+		_ = proc.Kill()
+		close(quit)
+		_ = proc.Stdout.Close()
+		_ = proc.Stderr.Close()
+		wg.Wait()
+		_, _ = proc.Wait()
+	}
+
+	if sw.event("start", map[string]any{"type": "start", "pid": proc.PID}) != nil {
+		abort()
+		return
+	}
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	var timeoutC <-chan time.Time
+	if req.timeout > 0 {
+		t := time.NewTimer(req.timeout)
+		defer t.Stop()
+		timeoutC = t.C
+	}
+
+	type dataEvent struct {
+		Type string `json:"type"`
+		Data string `json:"data"`
+	}
+	open, idle, timedOut := 2, true, false
+	for open > 0 {
+		select {
+		case c := <-out:
+			if c.eof {
+				open--
+				continue
+			}
+			ev := dataEvent{Type: c.typ}
+			if req.base64 {
+				ev.Data = base64.StdEncoding.EncodeToString(c.data)
+			} else {
+				ev.Data = string(c.data)
+			}
+			if sw.event(c.typ, ev) != nil {
+				abort()
+				return
+			}
+			idle = false
+		case <-beat.C:
+			if idle && sw.comment() != nil {
+				abort()
+				return
+			}
+			idle = true
+		case <-timeoutC:
+			timedOut = true
+			timeoutC = nil
+			_ = proc.Kill()
+		case <-ctx.Done():
+			abort()
+			return
+		}
+	}
+	wg.Wait()
+	code, err := proc.Wait()
+	switch {
+	case timedOut:
+		_ = sw.event("error", map[string]any{
+			"type":    "error",
+			"code":    codeProcessTimeout,
+			"message": fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds()),
+		})
+	case err != nil && !errors.Is(err, context.Canceled):
+		_ = sw.event("error", map[string]any{"type": "error", "code": codeProcessExecutionFailed, "message": err.Error()})
+	default:
+		_ = sw.event("exit", map[string]any{"type": "exit", "code": code})
+	}
+}

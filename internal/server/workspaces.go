@@ -1,0 +1,212 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/store"
+)
+
+// workspaceEntry is a workspace in memory. rec and dir never change.
+type workspaceEntry struct {
+	rec store.Workspace
+	dir string
+
+	mu   sync.Mutex
+	root *os.Root // opened on first file access
+}
+
+// openRoot returns the workspace's os.Root, opening it once.
+func (e *workspaceEntry) openRoot() (*os.Root, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.root == nil {
+		r, err := os.OpenRoot(e.dir)
+		if err != nil {
+			return nil, err
+		}
+		e.root = r
+	}
+	return e.root, nil
+}
+
+func (e *workspaceEntry) closeRoot() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.root != nil {
+		e.root.Close()
+		e.root = nil
+	}
+}
+
+type workspaceJSON struct {
+	ID        string          `json:"id"`
+	Name      *string         `json:"name"`
+	NFSURL    *string         `json:"nfs_url"`
+	Metadata  json.RawMessage `json:"metadata"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+func (s *Server) workspaceJSON(e *workspaceEntry) *workspaceJSON {
+	out := &workspaceJSON{ID: e.rec.ID, Name: e.rec.Name, Metadata: e.rec.Metadata, CreatedAt: e.rec.CreatedAt, UpdatedAt: e.rec.UpdatedAt}
+	if s.nfsBase != "" {
+		u := s.nfsBase + e.rec.ID
+		out.NFSURL = &u
+	}
+	return out
+}
+
+// makeWorkspaceDir creates dir (if needed) owned by the sandbox uid.
+func (s *Server) makeWorkspaceDir(dir string) error {
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	if s.chown {
+		return os.Lchown(dir, s.cfg.UID, s.cfg.GID)
+	}
+	return nil
+}
+
+// workspace looks up the {id} path value; it writes 404/7001 and returns
+// nil when there is no such workspace.
+func (s *Server) workspace(w http.ResponseWriter, r *http.Request) *workspaceEntry {
+	id := r.PathValue("id")
+	s.mu.RLock()
+	e := s.workspaces[id]
+	s.mu.RUnlock()
+	if e == nil {
+		writeError(w, http.StatusNotFound, codeWorkspaceNotFound, "Workspace not found: "+id)
+	}
+	return e
+}
+
+// workspaceRoot looks up the {id} workspace and its os.Root, writing the
+// error (404/7001, 500) when it fails. File handlers (and raw.go) use it.
+func (s *Server) workspaceRoot(w http.ResponseWriter, r *http.Request) (*workspaceEntry, *os.Root, bool) {
+	e := s.workspace(w, r)
+	if e == nil {
+		return nil, nil, false
+	}
+	root, err := e.openRoot()
+	if err != nil {
+		writeErrorDetails(w, http.StatusInternalServerError, codeInternal, "Cannot open workspace", err.Error())
+		return nil, nil, false
+	}
+	return e, root, true
+}
+
+type createWorkspaceRequest struct {
+	Name     *string         `json:"name"`
+	Metadata json.RawMessage `json:"metadata"`
+}
+
+func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
+	var req createWorkspaceRequest
+	if !s.decodeJSON(w, r, &req) {
+		return
+	}
+	meta, ok := validObject(req.Metadata)
+	if !ok {
+		s.wrongShape(w, "metadata: expected an object")
+		return
+	}
+	t := now()
+	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
+	e.dir = filepath.Join(s.wsDir, e.rec.ID)
+	if err := s.makeWorkspaceDir(e.dir); err != nil {
+		writeErrorDetails(w, http.StatusInternalServerError, codeInternal, "Cannot create workspace directory", err.Error())
+		return
+	}
+	if err := s.store.PutWorkspace(r.Context(), &e.rec); err != nil {
+		os.RemoveAll(e.dir)
+		writeErrorDetails(w, http.StatusInternalServerError, codeDatabaseError, "Database error", err.Error())
+		return
+	}
+	s.mu.Lock()
+	s.workspaces[e.rec.ID] = e
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, s.workspaceJSON(e))
+}
+
+type listWorkspacesResponse struct {
+	Workspaces []*workspaceJSON `json:"workspaces"`
+	Total      int              `json:"total"`
+}
+
+func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	es := make([]*workspaceEntry, 0, len(s.workspaces))
+	for _, e := range s.workspaces {
+		es = append(es, e)
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(es, func(a, b *workspaceEntry) int {
+		if c := a.rec.CreatedAt.Compare(b.rec.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.rec.ID, b.rec.ID)
+	})
+	out := listWorkspacesResponse{Workspaces: make([]*workspaceJSON, len(es)), Total: len(es)}
+	for i, e := range es {
+		out.Workspaces[i] = s.workspaceJSON(e)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) handleGetWorkspace(w http.ResponseWriter, r *http.Request) {
+	if e := s.workspace(w, r); e != nil {
+		writeJSON(w, http.StatusOK, s.workspaceJSON(e))
+	}
+}
+
+type successResponse struct {
+	Success bool `json:"success"`
+}
+
+func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	s.mu.Lock()
+	e := s.workspaces[id]
+	if e == nil {
+		s.mu.Unlock()
+		writeError(w, http.StatusNotFound, codeWorkspaceNotFound, "Workspace not found: "+id)
+		return
+	}
+	var dead []string
+	for sid, sb := range s.sandboxes {
+		if sb.rec.WorkspaceID != id {
+			continue
+		}
+		sb.mu.Lock()
+		st := sb.rec.State
+		sb.mu.Unlock()
+		if isActive(st) {
+			s.mu.Unlock()
+			writeError(w, http.StatusConflict, codeWorkspaceHasActive, "Workspace has active sandboxes: "+id)
+			return
+		}
+		dead = append(dead, sid)
+	}
+	for _, sid := range dead {
+		delete(s.sandboxes, sid)
+	}
+	delete(s.workspaces, id)
+	s.mu.Unlock()
+
+	if err := s.store.DeleteWorkspace(context.WithoutCancel(r.Context()), id); err != nil {
+		s.log.Error("delete workspace", "id", id, "err", err)
+	}
+	e.closeRoot()
+	if err := os.RemoveAll(e.dir); err != nil {
+		s.log.Error("remove workspace directory", "id", id, "err", err)
+	}
+	writeJSON(w, http.StatusOK, successResponse{Success: true})
+}

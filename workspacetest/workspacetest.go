@@ -1,0 +1,186 @@
+// Package workspacetest starts the reference Workspace server in-process
+// for tests, in the manner of net/http/httptest:
+//
+//	srv := workspacetest.NewServer(t)
+//	c := srv.Client()
+//	ws, err := c.Workspace.Create(ctx, nil)
+//
+// The server listens on 127.0.0.1 on free ports (HTTP and NFS), keeps its
+// data in a temporary directory and is closed, with every sandbox killed,
+// by t.Cleanup. Logs are discarded unless WORKSPACE_TEST_LOG=1.
+//
+// Sandboxes need bubblewrap: when bwrap is missing, NewServer skips the
+// test, or fails it when CI=true. A test binary that imports this package
+// works as its own sandbox agent.
+package workspacetest
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+
+	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/internal/server"
+)
+
+// Option configures a Server.
+type Option func(*server.Config)
+
+// WithBaseMode makes the server advertise no features and answer as the
+// upstream server does.
+func WithBaseMode() Option { return func(c *server.Config) { c.BaseMode = true } }
+
+// WithAPIKey makes the server require key; Client sends it.
+func WithAPIKey(key string) Option { return func(c *server.Config) { c.APIKey = key } }
+
+// WithShareNetwork shares the host network with sandboxes.
+func WithShareNetwork() Option { return func(c *server.Config) { c.ShareNetwork = true } }
+
+// WithTemplates adds templates: name -> root filesystem directory.
+func WithTemplates(templates map[string]string) Option {
+	return func(c *server.Config) {
+		if c.Templates == nil {
+			c.Templates = map[string]string{}
+		}
+		for k, v := range templates {
+			c.Templates[k] = v
+		}
+	}
+}
+
+// WithMaxSandboxes limits live sandboxes (429 beyond n).
+func WithMaxSandboxes(n int) Option { return func(c *server.Config) { c.MaxSandboxes = n } }
+
+// Server is a reference server running in-process.
+type Server struct {
+	// URL is the base URL of the HTTP API, e.g. http://127.0.0.1:40123.
+	URL string
+
+	t       testing.TB
+	cfg     server.Config
+	mu      sync.Mutex
+	in      *server.Instance
+	dataDir string
+}
+
+// NewServer starts a server and registers its Close with t.Cleanup. It
+// returns once the server answers. It skips t (fails it under CI=true)
+// when bubblewrap is missing, and fails t on any other start error.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "workspacetest-")
+	if err != nil {
+		t.Fatalf("workspacetest: %v", err)
+	}
+	// The sandbox uid must traverse the data directory.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		t.Fatalf("workspacetest: %v", err)
+	}
+	var logger *slog.Logger
+	if os.Getenv("WORKSPACE_TEST_LOG") == "1" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NFSAddr: "127.0.0.1:0", Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{t: t, cfg: cfg, dataDir: dir}
+	t.Cleanup(func() {
+		s.Close()
+		os.RemoveAll(dir)
+	})
+	if err := s.start(); err != nil {
+		if errors.Is(err, sandbox.ErrBwrapMissing) {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("workspacetest: bubblewrap is required under CI: %v", err)
+			}
+			t.Skipf("workspacetest: bubblewrap (bwrap) is not installed, skipping: %v", err)
+		}
+		t.Fatalf("workspacetest: start server: %v", err)
+	}
+	return s
+}
+
+func (s *Server) start() error {
+	in, err := server.Listen(s.cfg)
+	if err != nil {
+		return err
+	}
+	// Later restarts reuse the same ports.
+	s.cfg.HTTPAddr = in.HTTPAddr
+	if in.NFSAddr != "" {
+		s.cfg.NFSAddr = in.NFSAddr
+	}
+	s.mu.Lock()
+	s.in = in
+	s.URL = in.URL
+	s.mu.Unlock()
+	return nil
+}
+
+// Client returns a new SDK client for the server, with its API key if it
+// has one and WithNFS pointing at the NFS listener. The client is closed
+// by t.Cleanup.
+func (s *Server) Client() *workspace.Client {
+	s.t.Helper()
+	opts := []workspace.Option{}
+	if s.cfg.APIKey != "" {
+		opts = append(opts, workspace.WithAPIKey(s.cfg.APIKey))
+	}
+	if host, port, err := net.SplitHostPort(s.NFSAddr()); err == nil {
+		p, _ := strconv.Atoi(port)
+		opts = append(opts, workspace.WithNFS(host, p))
+	}
+	c, err := workspace.NewClient(s.URL, opts...)
+	if err != nil {
+		s.t.Fatalf("workspacetest: new client: %v", err)
+	}
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// NFSAddr returns the host:port of the NFS listener.
+func (s *Server) NFSAddr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.in == nil {
+		return s.cfg.NFSAddr
+	}
+	return s.in.NFSAddr
+}
+
+// DataDir returns the server's data directory.
+func (s *Server) DataDir() string { return s.dataDir }
+
+// Close stops the server and kills every sandbox. Idempotent; t.Cleanup
+// calls it.
+func (s *Server) Close() {
+	s.mu.Lock()
+	in := s.in
+	s.in = nil
+	s.mu.Unlock()
+	if in != nil {
+		if err := in.Close(); err != nil {
+			s.t.Logf("workspacetest: close: %v", err)
+		}
+	}
+}
+
+// Restart stops the server (killing its sandboxes) and starts it again on
+// the same data directory and ports, as after a server restart. URL does
+// not change.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Close()
+	if err := s.start(); err != nil {
+		s.t.Fatalf("workspacetest: restart: %v", err)
+	}
+}
