@@ -169,22 +169,19 @@ type trackingListener struct {
 }
 
 func (l *trackingListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		tc := &trackedConn{Conn: c, s: l.s, done: make(chan struct{})}
-		l.s.mu.Lock()
-		if l.s.closed {
-			l.s.mu.Unlock()
-			_ = c.Close()
-			return nil, net.ErrClosed
-		}
-		l.s.conns[tc] = struct{}{}
-		l.s.mu.Unlock()
-		return tc, nil
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	tc := &trackedConn{Conn: c, s: l.s, done: make(chan struct{})}
+	l.s.mu.Lock()
+	defer l.s.mu.Unlock()
+	if l.s.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	l.s.conns[tc] = struct{}{}
+	return tc, nil
 }
 
 // trackedConn knows when go-nfs's reader stopped using the connection, and
