@@ -37,11 +37,152 @@ const (
 
 var errPTYLimit = errors.New("too many PTYs in this sandbox")
 
+// ptyPingInterval is the ping interval of PTY sockets (tests shorten it
+// before starting a server).
+var ptyPingInterval = DefaultPTYPingInterval
+
+func init() {
+	registerExtension(extension{
+		feature: "pty",
+		register: func(s *Server) {
+			t := newPTYTable()
+			const p = "/api/v1/sandboxes/{id}/pty"
+			s.handle("POST "+p, func(w http.ResponseWriter, r *http.Request) { s.handlePTYCreate(t, w, r) })
+			s.handle("GET "+p+"/{pty_id}", func(w http.ResponseWriter, r *http.Request) { s.handlePTYSocket(t, w, r) })
+			s.handle("POST "+p+"/{pty_id}/resize", func(w http.ResponseWriter, r *http.Request) { s.handlePTYResize(t, w, r) })
+			s.handle("DELETE "+p+"/{pty_id}", func(w http.ResponseWriter, r *http.Request) { s.handlePTYKill(t, w, r) })
+		},
+	})
+}
+
+type ptyCreateResponse struct {
+	ID   string `json:"id"`
+	Cols int    `json:"cols"`
+	Rows int    `json:"rows"`
+}
+
+// handlePTYCreate serves POST /sandboxes/{id}/pty {cols?, rows?, shell?,
+// env?} -> {id, cols, rows}.
+func (s *Server) handlePTYCreate(t *ptyTable, w http.ResponseWriter, r *http.Request) {
+	_, rt, ok := s.runningSandbox(w, r)
+	if !ok {
+		return
+	}
+	var req ptyCreateRequest
+	if !s.decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Cols < 0 || req.Rows < 0 || req.Cols > 10000 || req.Rows > 10000 {
+		s.wrongShape(w, "cols and rows must be between 1 and 10000")
+		return
+	}
+	if req.Cols == 0 {
+		req.Cols = 80
+	}
+	if req.Rows == 0 {
+		req.Rows = 24
+	}
+	pe, err := t.open(r.Context(), r.PathValue("id"), rt, sandbox.PTYRequest{Cols: req.Cols, Rows: req.Rows, Shell: req.Shell, Env: req.Env})
+	if err != nil {
+		switch {
+		case errors.Is(err, errPTYLimit):
+			writeError(w, http.StatusTooManyRequests, codePTYLimitExceeded, "PTY limit exceeded")
+		case errors.Is(err, sandbox.ErrNotRunning):
+			writeError(w, http.StatusBadRequest, codeInvalidSandboxState, "Sandbox is not running")
+		default:
+			writeErrorDetails(w, http.StatusInternalServerError, codeProcessExecutionFailed, "Failed to start the PTY shell", err.Error())
+		}
+		return
+	}
+	writeJSON(w, http.StatusOK, &ptyCreateResponse{ID: pe.id, Cols: req.Cols, Rows: req.Rows})
+}
+
+// ptyEntryFor looks up {id} (running) and {pty_id}, writing 404/2001,
+// 400/2004 or 404/4101 when missing.
+func (s *Server) ptyEntryFor(t *ptyTable, w http.ResponseWriter, r *http.Request) *ptyEntry {
+	_, _, ok := s.runningSandbox(w, r)
+	if !ok {
+		return nil
+	}
+	pe := t.get(r.PathValue("id"), r.PathValue("pty_id"))
+	if pe == nil {
+		writeError(w, http.StatusNotFound, codePTYNotFound, "PTY not found: "+r.PathValue("pty_id"))
+	}
+	return pe
+}
+
+// handlePTYSocket serves the PTY WebSocket: client messages are raw input,
+// output goes out as binary messages, then {"type":"exit","exit_code":N}
+// and close 1000. In base mode it is upstream's: input is read and dropped,
+// and no output is ever sent.
+func (s *Server) handlePTYSocket(t *ptyTable, w http.ResponseWriter, r *http.Request) {
+	pe := s.ptyEntryFor(t, w, r)
+	if pe == nil {
+		return
+	}
+	conn, err := acceptPTYSocket(w, r)
+	if err != nil {
+		return // Accept wrote the error
+	}
+	if s.cfg.BaseMode {
+		for {
+			if _, _, err := conn.Read(context.Background()); err != nil {
+				_ = conn.CloseNow()
+				return
+			}
+		}
+	}
+	pe.serveSocket(conn, ptyPingInterval, func() { t.remove(pe.sandboxID, pe.id) })
+}
+
+// handlePTYResize serves POST .../pty/{pty_id}/resize {cols, rows}.
+func (s *Server) handlePTYResize(t *ptyTable, w http.ResponseWriter, r *http.Request) {
+	pe := s.ptyEntryFor(t, w, r)
+	if pe == nil {
+		return
+	}
+	var req ptyResizeRequest
+	if !s.decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Cols < 1 || req.Rows < 1 || req.Cols > 10000 || req.Rows > 10000 {
+		s.wrongShape(w, "cols and rows must be between 1 and 10000")
+		return
+	}
+	if err := pe.pty.Resize(req.Cols, req.Rows); err != nil {
+		writeErrorDetails(w, http.StatusInternalServerError, codePTYAlreadyClosed, "PTY already closed", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, successResponse{Success: true})
+}
+
+// handlePTYKill serves DELETE .../pty/{pty_id}: the shell's process group
+// is killed; an attached socket gets the exit status.
+func (s *Server) handlePTYKill(t *ptyTable, w http.ResponseWriter, r *http.Request) {
+	_, _, ok := s.runningSandbox(w, r)
+	if !ok {
+		return
+	}
+	pe := t.remove(r.PathValue("id"), r.PathValue("pty_id"))
+	if pe == nil {
+		writeError(w, http.StatusNotFound, codePTYNotFound, "PTY not found: "+r.PathValue("pty_id"))
+		return
+	}
+	_ = pe.pty.Kill()
+	writeJSON(w, http.StatusOK, successResponse{Success: true})
+}
+
+// PTY error codes (PROTOCOL.md).
+const (
+	codePTYNotFound      = 4101
+	codePTYLimitExceeded = 4102
+	codePTYAlreadyClosed = 4103
+)
+
 // ptyTable holds the PTYs of every sandbox. Safe for concurrent use.
 type ptyTable struct {
 	mu   sync.Mutex
 	ptys map[string]*ptyEntry // by PTY id
-	wg   sync.WaitGroup       // one per entry's pump
 }
 
 func newPTYTable() *ptyTable { return &ptyTable{ptys: map[string]*ptyEntry{}} }
@@ -84,7 +225,7 @@ func newPTYID() string {
 
 // open starts a shell on a new PTY in sb and registers it; the entry is
 // forgotten when the sandbox ends.
-func (t *ptyTable) open(ctx context.Context, sandboxID string, sb *sandbox.Sandbox, req sandbox.PTYRequest) (*ptyEntry, error) {
+func (t *ptyTable) open(ctx context.Context, sandboxID string, sb SandboxRuntime, req sandbox.PTYRequest) (*ptyEntry, error) {
 	t.mu.Lock()
 	n := 0
 	for _, e := range t.ptys {
@@ -104,9 +245,7 @@ func (t *ptyTable) open(ctx context.Context, sandboxID string, sb *sandbox.Sandb
 	t.mu.Lock()
 	t.ptys[e.id] = e
 	t.mu.Unlock()
-	t.wg.Add(1)
 	go func() {
-		defer t.wg.Done()
 		e.pump()
 		// An exited PTY stays (so that a socket attached later still gets
 		// its output and exit status) until it is killed, its exit was
@@ -145,39 +284,6 @@ func (t *ptyTable) remove(sandboxID, id string) *ptyEntry {
 }
 
 func (e *ptyEntry) markRemoved() { e.rmOnce.Do(func() { close(e.removed) }) }
-
-// removeSandbox kills and forgets every PTY of sandbox sandboxID.
-func (t *ptyTable) removeSandbox(sandboxID string) {
-	t.mu.Lock()
-	var es []*ptyEntry
-	for id, e := range t.ptys {
-		if e.sandboxID == sandboxID {
-			es = append(es, e)
-			delete(t.ptys, id)
-		}
-	}
-	t.mu.Unlock()
-	for _, e := range es {
-		e.markRemoved()
-		_ = e.pty.Kill()
-	}
-}
-
-// close kills every PTY and waits for their pumps.
-func (t *ptyTable) close() {
-	t.mu.Lock()
-	es := make([]*ptyEntry, 0, len(t.ptys))
-	for _, e := range t.ptys {
-		es = append(es, e)
-	}
-	t.ptys = map[string]*ptyEntry{}
-	t.mu.Unlock()
-	for _, e := range es {
-		e.markRemoved()
-		_ = e.pty.Kill()
-	}
-	t.wg.Wait()
-}
 
 // pump copies the shell's output to the attached socket, or to the backlog
 // while none is attached, until the shell exited and its output is drained.
@@ -397,7 +503,7 @@ type ptyResizeRequest struct {
 	Rows int `json:"rows"`
 }
 
-// acceptPTYSocket upgrades r for PTY e, lifting the server's deadlines on
+// acceptPTYSocket upgrades r, lifting the server's deadlines on
 // the hijacked connection first.
 func acceptPTYSocket(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	rc := http.NewResponseController(w)
