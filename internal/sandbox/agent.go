@@ -1,0 +1,397 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Agent mode. The Manager starts bwrap with argv
+// [agentInSandbox, AgentArg] and the environment variable AgentEnv=1
+// (nothing else: bwrap runs with --clearenv). Any binary that imports this
+// package becomes the agent when started that way: init below runs the
+// agent and exits before main. The control socket is descriptor 3.
+const (
+	// AgentEnv is the environment variable (value "1") that, together
+	// with AgentArg as the only argument, puts a binary importing this
+	// package into agent mode. It never reaches sandboxed commands.
+	AgentEnv = "_WORKSPACE_SANDBOX_AGENT"
+	// AgentArg is the single command-line argument of agent mode.
+	AgentArg = "workspace-sandbox-agent"
+	// probeArg makes the binary exit 0 at once (used by NewManager).
+	probeArg = "workspace-sandbox-probe"
+
+	agentInSandbox = "/.agent/agent"
+	agentCtlFD     = 3
+)
+
+func init() {
+	if len(os.Args) != 2 || os.Getenv(AgentEnv) != "1" {
+		return
+	}
+	switch os.Args[1] {
+	case probeArg:
+		os.Exit(0)
+	case AgentArg:
+		os.Unsetenv(AgentEnv)
+		os.Exit(runAgent())
+	}
+}
+
+type agent struct {
+	conn    *net.UnixConn
+	sendMu  sync.Mutex
+	devNull *os.File
+
+	mu          sync.Mutex // held across fork+register and across reaping
+	procs       map[int]uint64
+	terminating bool
+}
+
+func runAgent() int {
+	// Nothing but the control socket may leak into commands: mark every
+	// other inherited descriptor close-on-exec.
+	_ = unix.CloseRange(agentCtlFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	f := os.NewFile(agentCtlFD, "ctl")
+	c, err := net.FileConn(f) // dups with FD_CLOEXEC
+	f.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox agent:", err)
+		return 2
+	}
+	conn, ok := c.(*net.UnixConn)
+	if !ok {
+		fmt.Fprintln(os.Stderr, "sandbox agent: control fd is not a unix socket")
+		return 2
+	}
+	devNull, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox agent:", err)
+		return 2
+	}
+	a := &agent{conn: conn, devNull: devNull, procs: map[int]uint64{}}
+
+	// Orphans of commands are reparented to us so that we reap them and
+	// know when nothing is left.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	chld := make(chan os.Signal, 16)
+	signal.Notify(chld, syscall.SIGCHLD)
+	// Survive kill(-1, SIGTERM) from inside the sandbox. Handled signals
+	// (unlike ignored ones) are reset to default in executed commands.
+	term := make(chan os.Signal, 4)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE)
+	go func() {
+		for range term {
+		}
+	}()
+	go func() {
+		for range chld {
+			a.reap()
+		}
+	}()
+
+	a.send(&message{Ev: evHello, PID: os.Getpid()}, nil)
+	buf := make([]byte, maxPacket)
+	oob := make([]byte, oobSpace)
+	for {
+		b, fds, err := readPacket(conn, buf, oob)
+		if err != nil {
+			// The server is gone: take everything down with us.
+			_ = unix.Kill(-1, syscall.SIGKILL)
+			return 0
+		}
+		r, fds, err := decodeRequest(b, fds)
+		if err != nil {
+			closeFDs(fds)
+			continue
+		}
+		a.handle(r, fds)
+	}
+}
+
+func (a *agent) send(m *message, fds []int) {
+	b, _ := json.Marshal(m)
+	a.sendMu.Lock()
+	_ = sendPacket(a.conn, b, fds)
+	a.sendMu.Unlock()
+}
+
+func (a *agent) handle(r *request, fds []int) {
+	switch r.Op {
+	case opExec:
+		a.exec(r, fds)
+	case opPTY:
+		closeFDs(fds)
+		a.pty(r)
+	case opSignal:
+		closeFDs(fds)
+		a.signal(r)
+	case opKillGroup:
+		closeFDs(fds)
+		if r.PID > 1 && r.PID != os.Getpid() {
+			_ = unix.Kill(-r.PID, syscall.Signal(r.Sig))
+		}
+		a.send(&message{ID: r.ID, Ev: evOK}, nil)
+	case opTerminate:
+		closeFDs(fds)
+		a.mu.Lock()
+		a.terminating = true
+		a.mu.Unlock()
+		_ = unix.Kill(-1, syscall.SIGTERM)
+		a.reap()
+	default:
+		closeFDs(fds)
+		a.send(&message{ID: r.ID, Ev: evError, Msg: "unknown op " + r.Op}, nil)
+	}
+}
+
+func (a *agent) signal(r *request) {
+	pid := r.PID
+	if pid <= 1 || pid == os.Getpid() {
+		a.send(&message{ID: r.ID, Ev: evError, NotFound: true, Msg: "no such process"}, nil)
+		return
+	}
+	target := pid
+	if pgid, err := unix.Getpgid(pid); err != nil {
+		a.send(&message{ID: r.ID, Ev: evError, NotFound: true, Msg: "no such process"}, nil)
+		return
+	} else if pgid == pid {
+		target = -pid
+	}
+	if err := unix.Kill(target, syscall.Signal(r.Sig)); err != nil {
+		a.send(&message{ID: r.ID, Ev: evError, NotFound: err == unix.ESRCH, Msg: err.Error()}, nil)
+		return
+	}
+	a.send(&message{ID: r.ID, Ev: evOK}, nil)
+}
+
+// envLookup returns the value of key in a KEY=VALUE list.
+func envLookup(env []string, key string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// resolve finds the executable for name like a shell does and returns the
+// exit code and reason when it cannot be run.
+func resolve(name, cwd string, env []string) (string, int, string) {
+	if name == "" {
+		return "", 127, ": command not found"
+	}
+	if strings.Contains(name, "/") {
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cwd, p)
+		}
+		if code, why := checkExec(p); code != 0 {
+			return "", code, name + ": " + why
+		}
+		return name, 0, ""
+	}
+	denied := ""
+	for _, dir := range filepath.SplitList(envLookup(env, "PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cwd, p)
+		}
+		code, _ := checkExec(p)
+		if code == 0 {
+			return filepath.Join(dir, name), 0, ""
+		}
+		if code == 126 && denied == "" {
+			denied = p
+		}
+	}
+	if denied != "" {
+		return "", 126, name + ": Permission denied"
+	}
+	return "", 127, name + ": command not found"
+}
+
+func checkExec(p string) (int, string) {
+	st, err := os.Stat(p)
+	if err != nil {
+		if os.IsNotExist(err) || errorsIsErrno(err, unix.ENOTDIR) {
+			return 127, "No such file or directory"
+		}
+		return 126, errText(err)
+	}
+	if st.IsDir() {
+		return 126, "Is a directory"
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil || st.Mode()&0o111 == 0 {
+		return 126, "Permission denied"
+	}
+	return 0, ""
+}
+
+func errorsIsErrno(err error, e unix.Errno) bool {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err == e
+	}
+	return false
+}
+
+func errText(err error) string {
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	s := err.Error()
+	if s != "" {
+		s = strings.ToUpper(s[:1]) + s[1:]
+	}
+	return s
+}
+
+func (a *agent) exec(r *request, fds []int) {
+	defer closeFDs(fds)
+	want := 2
+	if r.Stdin {
+		want = 3
+	}
+	if len(fds) != want {
+		a.send(&message{ID: r.ID, Ev: evError, Msg: "bad descriptors"}, nil)
+		return
+	}
+	stdin := int(a.devNull.Fd())
+	if r.Stdin {
+		stdin = fds[0]
+	}
+	stdout, stderr := fds[len(fds)-2], fds[len(fds)-1]
+	fail := func(code int, why string) {
+		_, _ = unix.Write(stderr, []byte(why+"\n"))
+		a.send(&message{ID: r.ID, Ev: evExit, Code: code}, nil)
+	}
+	if st, err := os.Stat(r.Cwd); err != nil || !st.IsDir() {
+		why := "Not a directory"
+		if err != nil {
+			why = errText(err)
+		}
+		fail(126, "cwd "+r.Cwd+": "+why)
+		return
+	}
+	path, code, why := resolve(r.Path, r.Cwd, r.Env)
+	if code != 0 {
+		fail(code, why)
+		return
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   r.Cwd,
+		Env:   r.Env,
+		Files: []uintptr{uintptr(stdin), uintptr(stdout), uintptr(stderr)},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	}
+	a.start(r.ID, path, r.Args, attr, nil, func(err error) {
+		c := 126
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			c = 127
+		}
+		fail(c, r.Path+": "+errText(err))
+	})
+}
+
+// start forks and registers the process so that its exit is reported.
+func (a *agent) start(id uint64, path string, argv []string, attr *syscall.ProcAttr, fds []int, onErr func(error)) {
+	a.mu.Lock()
+	pid, err := syscall.ForkExec(path, argv, attr)
+	if err != nil {
+		a.mu.Unlock()
+		onErr(err)
+		return
+	}
+	a.procs[pid] = id
+	a.send(&message{ID: id, Ev: evStarted, PID: pid}, fds)
+	a.mu.Unlock()
+}
+
+func (a *agent) pty(r *request) {
+	fail := func(err error) {
+		a.send(&message{ID: r.ID, Ev: evError, Msg: err.Error()}, nil)
+	}
+	shell := r.Path
+	if shell == "" {
+		shell = "/bin/bash"
+		if _, err := os.Stat(shell); err != nil {
+			shell = "/bin/sh"
+		}
+	}
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fail(fmt.Errorf("open /dev/ptmx: %w", err))
+		return
+	}
+	defer unix.Close(master)
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		fail(fmt.Errorf("unlockpt: %w", err))
+		return
+	}
+	n, err := unix.IoctlGetUint32(master, unix.TIOCGPTN)
+	if err != nil {
+		fail(fmt.Errorf("ptsname: %w", err))
+		return
+	}
+	slave, err := unix.Open(fmt.Sprintf("/dev/pts/%d", n), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		fail(fmt.Errorf("open pts: %w", err))
+		return
+	}
+	defer unix.Close(slave)
+	_ = unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(r.Rows), Col: uint16(r.Cols)})
+	cwd := r.Cwd
+	if st, err := os.Stat(cwd); err != nil || !st.IsDir() {
+		cwd = "/"
+	}
+	attr := &syscall.ProcAttr{
+		Dir:   cwd,
+		Env:   r.Env,
+		Files: []uintptr{uintptr(slave), uintptr(slave), uintptr(slave)},
+		Sys:   &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0},
+	}
+	a.start(r.ID, shell, []string{shell}, attr, []int{master}, func(err error) {
+		fail(fmt.Errorf("start %s: %w", shell, err))
+	})
+}
+
+// reap collects every exited child, reports the ones the server started,
+// and ends the agent when terminating and nothing is left.
+func (a *agent) reap() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.ECHILD && a.terminating {
+			os.Exit(0)
+		}
+		if err != nil || pid <= 0 {
+			return
+		}
+		id, ok := a.procs[pid]
+		if !ok {
+			continue
+		}
+		delete(a.procs, pid)
+		code := ws.ExitStatus()
+		if ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+		a.send(&message{ID: id, Ev: evExit, PID: pid, Code: code}, nil)
+	}
+}
