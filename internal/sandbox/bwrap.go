@@ -38,6 +38,9 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 	if host == "" {
 		host = spec.ID
 	}
+	if len(host) > 64 { // HOST_NAME_MAX
+		host = host[:64]
+	}
 	a := []string{
 		"--unshare-all",
 		"--unshare-user", "--uid", "0", "--gid", "0",

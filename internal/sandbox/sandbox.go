@@ -228,7 +228,8 @@ func NewManager(cfg Config) (*Manager, error) {
 		asRoot: os.Geteuid() == 0,
 		boxes:  map[*Sandbox]struct{}{},
 	}
-	if err := os.Chmod(dir, 0o755); err == nil {
+	err = os.Chmod(dir, 0o755)
+	if err == nil {
 		err = copyFile(src, m.agentPath)
 	}
 	if err == nil {
@@ -415,6 +416,17 @@ func (m *Manager) Close() error {
 	}
 	wg.Wait()
 	return os.RemoveAll(m.agentDir)
+}
+
+// Owner returns the host uid and gid that sandbox processes run as, and
+// whether the server must chown what it puts into a workspace to them
+// (true when the server runs as root). A workspace directory must be owned
+// by (or writable for) this uid; its parents must be searchable by it.
+func (m *Manager) Owner() (uid, gid int, chown bool) {
+	if !m.asRoot {
+		return os.Geteuid(), os.Getegid(), false
+	}
+	return m.cfg.UID, m.cfg.GID, true
 }
 
 // Sandbox is one running sandbox. Safe for concurrent use.
