@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -116,9 +117,73 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 		"--perms", "1777", "--size", strconv.FormatInt(m.cfg.TmpSize, 10), "--tmpfs", "/tmp",
 		"--bind", ws, "/workspace",
 		"--ro-bind", m.agentPath, agentInSandbox,
-		"--remount-ro", "/",
-		"--chdir", "/workspace",
-		agentInSandbox, AgentArg,
 	)
-	return a, nil
+	argv := []string{agentInSandbox, AgentArg}
+	if spec.RootFS != "" && m.agentLoader != "" {
+		// A dynamically linked agent in a foreign root filesystem runs
+		// on the host's loader and libraries, bound next to it; the
+		// commands it starts use the root filesystem's own.
+		a = append(a, "--ro-bind", m.agentLoader, "/.agent/ld.so")
+		for _, lib := range m.agentLibs {
+			a = append(a, "--ro-bind", lib.src, "/.agent/lib/"+lib.soname)
+		}
+		argv = []string{"/.agent/ld.so", "--library-path", "/.agent/lib", agentInSandbox, AgentArg}
+	}
+	a = append(a, "--remount-ro", "/", "--chdir", "/workspace")
+	return append(a, argv...), nil
+}
+
+// libBind is a host library bound at /.agent/lib/<soname>.
+type libBind struct{ src, soname string }
+
+// hostLibDirs are searched for the agent's shared libraries.
+var hostLibDirs = []string{
+	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+	"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+}
+
+// agentDeps returns the host loader and shared libraries of a dynamically
+// linked executable ("" and nil for a static one).
+func agentDeps(path string) (string, []libBind, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	interp := ""
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil {
+				return "", nil, err
+			}
+			interp = string(b[:len(b)-1])
+		}
+	}
+	if interp == "" {
+		return "", nil, nil
+	}
+	interp, err = filepath.EvalSymlinks(interp)
+	if err != nil {
+		return "", nil, fmt.Errorf("agent loader: %w", err)
+	}
+	names, err := f.ImportedLibraries()
+	if err != nil {
+		return "", nil, err
+	}
+	var libs []libBind
+	for _, n := range names {
+		found := ""
+		for _, d := range hostLibDirs {
+			if p, err := filepath.EvalSymlinks(filepath.Join(d, n)); err == nil {
+				found = p
+				break
+			}
+		}
+		if found == "" {
+			return "", nil, fmt.Errorf("agent library %s not found", n)
+		}
+		libs = append(libs, libBind{src: found, soname: n})
+	}
+	return interp, libs, nil
 }

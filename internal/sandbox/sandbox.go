@@ -170,6 +170,10 @@ type Manager struct {
 	agentDir  string
 	agentPath string
 	asRoot    bool
+	// agentLoader and agentLibs are the host loader and libraries of a
+	// dynamically linked agent, for sandboxes with a Spec.RootFS.
+	agentLoader string
+	agentLibs   []libBind
 
 	mu     sync.Mutex
 	boxes  map[*Sandbox]struct{}
@@ -231,6 +235,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	err = os.Chmod(dir, 0o755)
 	if err == nil {
 		err = copyFile(src, m.agentPath)
+	}
+	if err == nil {
+		m.agentLoader, m.agentLibs, err = agentDeps(m.agentPath)
 	}
 	if err == nil {
 		err = m.probe()

@@ -741,3 +741,34 @@ func TestManagerClose(t *testing.T) {
 		t.Fatal("Start after Close succeeded")
 	}
 }
+
+// TestForeignRootFS runs a sandbox whose root filesystem has no libc at
+// all: the agent must still start, and commands come from that root.
+func TestForeignRootFS(t *testing.T) {
+	root := workspaceDir(t)
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "hello.go")
+	os.WriteFile(src, []byte("package main\nimport (\"fmt\"; \"os\")\nfunc main() { wd, _ := os.Getwd(); fmt.Println(\"hello from\", wd) }\n"), 0o644)
+	cmd := exec.Command("go", "build", "-o", filepath.Join(root, "bin", "hello"), src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	s, err := manager(t).Start(context.Background(), Spec{ID: "foreign", WorkspaceDir: workspaceDir(t), RootFS: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(0)
+	res := run(t, s, ExecRequest{Command: "hello"})
+	if string(res.Stdout) != "hello from /workspace\n" {
+		t.Fatalf("hello: %+v", res)
+	}
+	if res := run(t, s, ExecRequest{Command: "sh"}); res.ExitCode != 127 {
+		t.Fatalf("sh in a root without it: %+v", res)
+	}
+	if res := run(t, s, ExecRequest{Command: "/usr/bin/true"}); res.ExitCode != 127 {
+		t.Fatalf("host /usr visible: %+v", res)
+	}
+}
