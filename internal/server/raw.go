@@ -15,9 +15,10 @@ import (
 // http.ServeContent from the *os.File opened in the workspace's os.Root:
 // Range, If-Range and conditional requests work, and the kernel copies the
 // bytes to the socket (sendfile). PUT streams the body into a temporary file
-// next to the target and renames it into place once the whole body arrived;
-// any failure (a dropped client, a body over the limit) removes the
-// temporary file, so the old file, or nothing, stays. Paths follow the JSON
+// in the workspace root, then creates missing parents and renames it into
+// place once the whole body arrived; any failure (a dropped client, a body
+// over the limit) removes the temporary file, so the old file, or nothing,
+// stays. Nothing is fsynced, like the JSON write route. Paths follow the JSON
 // file routes' rules (confinement 403/7003, directories 400/3005, special
 // files refused).
 
