@@ -182,8 +182,9 @@ type Manager struct {
 
 // NewManager checks that bwrap is usable and returns a Manager. It copies
 // the agent executable into a fresh directory under cfg.RunDir (created
-// 0755 when missing) and runs it once in a throw-away sandbox, so a RunDir
-// the sandbox uid cannot reach fails here. It returns an error wrapping
+// 0755 when missing; search permission for group and others is added to
+// an existing one) and runs it once in a throw-away sandbox, so a RunDir
+// whose parents the sandbox uid cannot search fails here. It returns an error wrapping
 // ErrBwrapMissing when bwrap cannot be found.
 func NewManager(cfg Config) (*Manager, error) {
 	if cfg.RunDir == "" {
@@ -221,6 +222,15 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if err := os.MkdirAll(runDir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: run dir: %w", err)
+	}
+	// The sandbox uid must be able to search RunDir (its parents are the
+	// caller's business).
+	if fi, err := os.Stat(runDir); err != nil {
+		return nil, fmt.Errorf("sandbox: run dir: %w", err)
+	} else if perm := fi.Mode().Perm(); perm&0o011 != 0o011 {
+		if err := os.Chmod(runDir, perm|0o011); err != nil {
+			return nil, fmt.Errorf("sandbox: run dir: %w", err)
+		}
 	}
 	dir, err := os.MkdirTemp(runDir, "agent-")
 	if err != nil {

@@ -709,11 +709,10 @@ func TestNoFDLeak(t *testing.T) {
 }
 
 func TestManagerClose(t *testing.T) {
-	dir, err := os.MkdirTemp(testRunDir, "m2-")
+	dir, err := os.MkdirTemp(testRunDir, "m2-") // 0700: NewManager makes it searchable
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(dir, 0o755)
 	m, err := NewManager(Config{RunDir: dir})
 	if err != nil {
 		t.Fatal(err)
