@@ -356,8 +356,12 @@ func (p *PTYSession) Kill(ctx context.Context) error {
 func (p *PTYSession) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-p.done:
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	default:
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
