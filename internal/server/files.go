@@ -24,9 +24,13 @@ var errSpecial = errors.New("not a regular file")
 // errRootPath is returned for operations that cannot apply to the root.
 var errRootPath = errors.New("invalid path")
 
+// errEscape is returned for a path that lexically leaves the workspace.
+var errEscape = errors.New("path escapes from parent")
+
 // rootRel turns a protocol path into a path for os.Root: a leading "/"
-// means the workspace root, "" is ".". It is not cleaned lexically, so
-// ".." and symlinks are resolved (and confined) by os.Root.
+// means the workspace root, "" is ".". A path whose ".." components leave
+// the root is errEscape; otherwise it is not rewritten, so ".." and
+// symlinks are resolved (and confined) by os.Root.
 func rootRel(p string) (string, error) {
 	if strings.IndexByte(p, 0) >= 0 {
 		return "", errRootPath
@@ -34,6 +38,9 @@ func rootRel(p string) (string, error) {
 	p = strings.TrimLeft(p, "/")
 	if p == "" {
 		return ".", nil
+	}
+	if c := path.Clean(p); c == ".." || strings.HasPrefix(c, "../") {
+		return "", errEscape
 	}
 	return p, nil
 }
@@ -71,12 +78,12 @@ func fsError(w http.ResponseWriter, err error, p string) {
 		writeError(w, http.StatusBadRequest, codeInvalidPath, "Invalid path: "+p)
 	case errors.Is(err, errSpecial):
 		writeError(w, http.StatusForbidden, codePermissionDenied, "Not a regular file: "+p)
+	case errors.As(err, &errno) && errno == syscall.ENOTEMPTY:
+		writeError(w, http.StatusBadRequest, codeDirectoryNotEmpty, "Directory not empty: "+p)
 	case errors.Is(err, fs.ErrNotExist):
 		writeError(w, http.StatusNotFound, codeFileNotFound, "File not found: "+p)
 	case errors.Is(err, fs.ErrExist):
 		writeError(w, http.StatusConflict, codeFileAlreadyExists, "File already exists: "+p)
-	case errors.As(err, &errno) && errno == syscall.ENOTEMPTY:
-		writeError(w, http.StatusBadRequest, codeDirectoryNotEmpty, "Directory not empty: "+p)
 	case errors.As(err, &errno) && errno == syscall.EISDIR:
 		writeError(w, http.StatusBadRequest, codeNotADirectory, "Is a directory: "+p)
 	case errors.As(err, &errno) && errno == syscall.ENOTDIR:
