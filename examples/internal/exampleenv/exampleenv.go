@@ -13,8 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -33,7 +35,8 @@ const (
 type Endpoint struct {
 	URL      string
 	APIKey   string
-	Embedded bool // the server runs inside this process
+	NFSAddr  string // host:port of the embedded server's NFS listener ("" for an external server)
+	Embedded bool   // the server runs inside this process
 	stop     func() error
 	once     sync.Once
 	err      error
@@ -54,7 +57,7 @@ func (e *Endpoint) Stop() error {
 // it is set, else starts the embedded reference server on 127.0.0.1:0 with
 // a fresh temporary data directory and reports on stderr that it did so.
 // The caller must call Stop.
-func Start(ctx context.Context) (*Endpoint, error) {
+func Start() (*Endpoint, error) {
 	if u := os.Getenv(EnvAPIURL); u != "" {
 		return &Endpoint{URL: u, APIKey: os.Getenv(EnvAPIKey)}, nil
 	}
@@ -62,31 +65,38 @@ func Start(ctx context.Context) (*Endpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exampleenv: %w", err)
 	}
-	url, stop, err := startEmbedded(ctx, dir)
+	in, err := startEmbedded(dir)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("exampleenv: start the embedded reference server: %w", err), os.RemoveAll(dir))
 	}
-	fmt.Fprintf(os.Stderr, "%s is not set: started the embedded reference server at %s (data in %s)\n", EnvAPIURL, url, dir)
+	fmt.Fprintf(os.Stderr, "%s is not set: started the embedded reference server at %s (data in %s)\n", EnvAPIURL, in.URL, dir)
 	return &Endpoint{
-		URL:      url,
+		URL:      in.URL,
+		NFSAddr:  in.NFSAddr,
 		Embedded: true,
 		stop: func() error {
-			return errors.Join(stop(), os.RemoveAll(dir))
+			return errors.Join(in.Close(), os.RemoveAll(dir))
 		},
 	}, nil
 }
 
-// Connect is Start followed by workspace.NewClient. The returned cleanup
-// closes the client and then stops the endpoint; it is idempotent and
-// reports any error on stderr.
+// Connect is Start followed by workspace.NewClient (with the API key, and
+// for the embedded server WithNFS pointing at its NFS listener). The
+// returned cleanup closes the client and then stops the endpoint; it is
+// idempotent and reports any error on stderr. Connect checks, within ctx,
+// that the server answers its health check.
 func Connect(ctx context.Context) (*workspace.Client, func(), error) {
-	ep, err := Start(ctx)
+	ep, err := Start()
 	if err != nil {
 		return nil, nil, err
 	}
 	var opts []workspace.Option
 	if ep.APIKey != "" {
 		opts = append(opts, workspace.WithAPIKey(ep.APIKey))
+	}
+	if host, port, err := net.SplitHostPort(ep.NFSAddr); err == nil {
+		p, _ := strconv.Atoi(port)
+		opts = append(opts, workspace.WithNFS(host, p))
 	}
 	c, err := workspace.NewClient(ep.URL, opts...)
 	if err != nil {
@@ -99,6 +109,10 @@ func Connect(ctx context.Context) (*workspace.Client, func(), error) {
 				fmt.Fprintln(os.Stderr, "exampleenv: cleanup:", err)
 			}
 		})
+	}
+	if _, err := c.Health(ctx); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("exampleenv: the server at %s does not answer: %w", ep.URL, err)
 	}
 	return c, cleanup, nil
 }
