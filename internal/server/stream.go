@@ -329,6 +329,8 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 		}
 	}
 	wg.Wait()
+	_ = proc.Stdout.Close()
+	_ = proc.Stderr.Close()
 	code, err := proc.Wait()
 	switch {
 	case timedOut:
@@ -337,6 +339,10 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 			"code":    codeProcessTimeout,
 			"message": fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds()),
 		})
+	case errors.Is(err, sandbox.ErrNotRunning):
+		// The sandbox ended under the process (deleted, timed out, server
+		// shutting down): there is no exit status, and the client must see
+		// an interrupted stream rather than a made-up result.
 	case err != nil && !errors.Is(err, context.Canceled):
 		_ = sw.event("error", map[string]any{"type": "error", "code": codeProcessExecutionFailed, "message": err.Error()})
 	default:
