@@ -21,6 +21,69 @@ var hostEtc = []string{
 	"mime.types", "magic", "magic.mime",
 }
 
+// liveEtc are bound from the host at each start instead of copied.
+var liveEtc = []string{"hosts", "resolv.conf"}
+
+// copyEtc copies the hostEtc entries (symlinks as symlinks, directories
+// recursively) into dst, creating empty placeholders for liveEtc.
+func copyEtc(dst string) error {
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	for _, e := range hostEtc {
+		src := "/etc/" + e
+		if _, err := os.Lstat(src); err != nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, e)), 0o755); err != nil {
+			return err
+		}
+		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return nil // unreadable: leave it out
+			}
+			rel, _ := filepath.Rel("/etc", p)
+			out := filepath.Join(dst, rel)
+			switch {
+			case d.Type()&os.ModeSymlink != 0:
+				t, err := os.Readlink(p)
+				if err != nil {
+					return nil
+				}
+				return os.Symlink(t, out)
+			case d.IsDir():
+				return os.Mkdir(out, 0o755)
+			case d.Type().IsRegular():
+				fi, err := d.Info()
+				if err != nil || fi.Mode().Perm()&0o004 == 0 {
+					return nil // not world-readable: not for sandboxes
+				}
+				b, err := os.ReadFile(p)
+				if err != nil {
+					return nil
+				}
+				return os.WriteFile(out, b, 0o644)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for _, e := range liveEtc {
+		p := filepath.Join(dst, e)
+		if _, err := os.Lstat(p); err == nil {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+		}
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // hostTop lists the top-level directories of the host-root layout. Each is
 // bound read-only, or recreated as a symlink when the host has a symlink
 // (merged /usr).
@@ -74,7 +137,11 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 				a = append(a, "--ro-bind", p, p)
 			}
 		}
-		for _, e := range hostEtc {
+		// One mount for a copy of the harmless /etc entries made by
+		// NewManager (each extra mount costs bwrap time), plus the
+		// files that change while the server runs, bound live.
+		a = append(a, "--ro-bind", m.etcDir, "/etc")
+		for _, e := range liveEtc {
 			p := "/etc/" + e
 			a = append(a, "--ro-bind-try", p, p)
 		}

@@ -169,6 +169,7 @@ type Manager struct {
 	bwrap     string
 	agentDir  string
 	agentPath string
+	etcDir    string // copy of the host's harmless /etc entries
 	asRoot    bool
 	// agentLoader and agentLibs are the host loader and libraries of a
 	// dynamically linked agent, for sandboxes with a Spec.RootFS.
@@ -238,7 +239,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: cfg, log: cfg.Logger, bwrap: bwPath,
-		agentDir: dir, agentPath: filepath.Join(dir, "agent"),
+		agentDir: dir, agentPath: filepath.Join(dir, "agent"), etcDir: filepath.Join(dir, "etc"),
 		asRoot: os.Geteuid() == 0,
 		boxes:  map[*Sandbox]struct{}{},
 	}
@@ -248,6 +249,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if err == nil {
 		m.agentLoader, m.agentLibs, err = agentDeps(m.agentPath)
+	}
+	if err == nil {
+		err = copyEtc(m.etcDir)
 	}
 	if err == nil {
 		err = m.probe()

@@ -391,6 +391,11 @@ func TestSecurity(t *testing.T) {
 	check("mount tmpfs", "mount -t tmpfs none /tmp", false)
 	check("sudoers absent", "test -e /etc/sudoers", false)
 	check("host home absent", "test -e /root", false)
+	check("gshadow absent", "test -e /etc/gshadow", false)
+	check("needed /etc present", "grep -q '^root:' /etc/passwd && test -e /etc/hosts && test -e /etc/nsswitch.conf && id -un", true)
+	if _, err := os.Stat("/etc/ssl/certs"); err == nil {
+		check("CA certificates", "cat /etc/ssl/certs/*.pem | grep -q 'BEGIN CERTIFICATE'", true)
+	}
 
 	res := run(t, s, ExecRequest{Command: "env"})
 	if strings.Contains(string(res.Stdout), "hunter2") || strings.Contains(string(res.Stdout), AgentEnv) {
