@@ -1,0 +1,247 @@
+package workspace_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/workspacetest"
+)
+
+// termReader accumulates a session's output and waits for text in it.
+type termReader struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	cond *sync.Cond
+	err  error
+	done chan struct{}
+}
+
+// readTerm pumps sess into a termReader until the session ends.
+func readTerm(sess io.Reader) *termReader {
+	tr := &termReader{done: make(chan struct{})}
+	tr.cond = sync.NewCond(&tr.mu)
+	go func() {
+		defer close(tr.done)
+		b := make([]byte, 4096)
+		for {
+			n, err := sess.Read(b)
+			tr.mu.Lock()
+			tr.buf.Write(b[:n])
+			if err != nil {
+				tr.err = err
+			}
+			tr.cond.Broadcast()
+			tr.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return tr
+}
+
+// waitFor waits until the output contains s (after offset from), returning
+// the output; it fails the test when ctx ends or the session ends first.
+func (tr *termReader) waitFor(t *testing.T, ctx context.Context, s string) string {
+	t.Helper()
+	stop := context.AfterFunc(ctx, func() {
+		tr.mu.Lock()
+		tr.cond.Broadcast()
+		tr.mu.Unlock()
+	})
+	defer stop()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for !strings.Contains(tr.buf.String(), s) {
+		if tr.err != nil || ctx.Err() != nil {
+			t.Fatalf("waiting for %q (err %v, ctx %v); output so far:\n%q", s, tr.err, ctx.Err(), tr.buf.String())
+		}
+		tr.cond.Wait()
+	}
+	return tr.buf.String()
+}
+
+func TestIntegrationPTY(t *testing.T) {
+	srv := workspacetest.NewServer(t)
+	c := srv.Client()
+	_, sb := newSandbox(t, c, nil)
+	sh := &workspace.PTYOptions{Shell: "/bin/sh", Env: map[string]string{"PS1": "$ "}}
+
+	t.Run("TypedCommand", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
+		require.NoError(t, err)
+		defer sess.Close()
+		tr := readTerm(sess)
+		_, err = sess.WriteString("echo $((6*7)) in $(pwd)\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "42 in /workspace")
+		_, err = sess.WriteString("exit\n")
+		require.NoError(t, err)
+		code, err := sess.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 0, code)
+		<-tr.done
+		assert.Equal(t, io.EOF, tr.err)
+	})
+
+	t.Run("Resize", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Cols: 100, Rows: 30, Shell: "/bin/sh"})
+		require.NoError(t, err)
+		defer sess.Close()
+		tr := readTerm(sess)
+		_, err = sess.WriteString("stty size\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "30 100")
+		require.NoError(t, sess.Resize(ctx, 132, 43))
+		_, err = sess.WriteString("stty size\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "43 132")
+		require.NoError(t, sess.Kill(ctx))
+		code, err := sess.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 128+9, code)
+	})
+
+	t.Run("CtrlC", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
+		require.NoError(t, err)
+		defer sess.Close()
+		tr := readTerm(sess)
+		_, err = sess.WriteString("sleep 600\n")
+		require.NoError(t, err)
+		// Wait until sleep runs (visible from another process) before ^C.
+		for {
+			res, err := c.Process.Run(ctx, sb.ID, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
+			require.NoError(t, err)
+			if strings.Contains(res.Stdout, "sleep 600") {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		_, err = sess.WriteString("\x03")
+		require.NoError(t, err)
+		_, err = sess.WriteString("echo status=$?\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "status=130")
+		_, err = sess.WriteString("exit 3\n")
+		require.NoError(t, err)
+		code, err := sess.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, code)
+	})
+
+	t.Run("ReattachKeepsOutput", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
+		require.NoError(t, err)
+		id := sess.ID()
+		tr := readTerm(sess)
+		_, err = sess.WriteString("i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "tick1\r\n")
+		require.NoError(t, sess.Close()) // drop the socket; the shell keeps going
+		<-tr.done
+
+		sess2, err := c.PTY.Attach(ctx, sb.ID, id)
+		require.NoError(t, err)
+		defer sess2.Close()
+		tr2 := readTerm(sess2)
+		out := tr2.waitFor(t, ctx, "finished")
+		assert.Contains(t, out, "tick39")
+		// Output produced while detached was kept: the replay plus the live
+		// part cover every tick after the drop.
+		all := tr.buf.String() + out
+		for i := 2; i < 40; i++ {
+			assert.Contains(t, all, "tick"+strconv.Itoa(i)+"\r\n")
+		}
+		_, err = sess2.WriteString("exit 5\n")
+		require.NoError(t, err)
+		code, err := sess2.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 5, code)
+	})
+
+	t.Run("OnData", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
+		require.NoError(t, err)
+		defer sess.Close()
+		var mu sync.Mutex
+		var got bytes.Buffer
+		closed := make(chan struct{})
+		sess.OnClose(func() { close(closed) })
+		sess.OnData(func(b []byte) {
+			mu.Lock()
+			got.Write(b)
+			mu.Unlock()
+		})
+		_, err = sess.WriteString("echo on-data-$((1+1)); exit 0\n")
+		require.NoError(t, err)
+		<-closed
+		mu.Lock()
+		assert.Contains(t, got.String(), "on-data-2")
+		mu.Unlock()
+	})
+
+	t.Run("NotFound", func(t *testing.T) {
+		ctx := ctxFor(t)
+		_, err := c.PTY.Attach(ctx, sb.ID, "00000000-0000-4000-8000-000000000000")
+		assert.ErrorIs(t, err, workspace.ErrPTYNotFound)
+		assert.ErrorIs(t, c.PTY.Resize(ctx, sb.ID, "nope", 80, 24), workspace.ErrPTYNotFound)
+		assert.ErrorIs(t, c.PTY.Kill(ctx, sb.ID, "nope"), workspace.ErrPTYNotFound)
+		_, err = c.PTY.Connect(ctx, "no-such-sandbox", nil)
+		assert.ErrorIs(t, err, workspace.ErrSandboxNotFound)
+	})
+
+	t.Run("KilledPTYIsGone", func(t *testing.T) {
+		ctx := ctxFor(t)
+		info, err := c.PTY.Create(ctx, sb.ID, sh)
+		require.NoError(t, err)
+		assert.Equal(t, 80, info.Cols)
+		assert.Equal(t, 24, info.Rows)
+		require.NoError(t, c.PTY.Kill(ctx, sb.ID, info.ID))
+		_, err = c.PTY.Attach(ctx, sb.ID, info.ID)
+		assert.ErrorIs(t, err, workspace.ErrPTYNotFound)
+	})
+}
+
+func TestIntegrationPTYAuth(t *testing.T) {
+	srv := workspacetest.NewServer(t, workspacetest.WithAPIKey("sekret"))
+	c := srv.Client()
+	_, sb := newSandbox(t, c, nil)
+	ctx := ctxFor(t)
+	info, err := c.PTY.Create(ctx, sb.ID, nil)
+	require.NoError(t, err)
+	bad, err := workspace.NewClient(srv.URL, workspace.WithAPIKey("wrong"))
+	require.NoError(t, err)
+	defer bad.Close()
+	_, err = bad.PTY.Attach(ctx, sb.ID, info.ID)
+	assert.ErrorIs(t, err, workspace.ErrUnauthorized)
+	sess, err := c.PTY.Attach(ctx, sb.ID, info.ID)
+	require.NoError(t, err)
+	require.NoError(t, sess.Kill(ctx))
+	_, err = sess.Wait(ctx)
+	require.NoError(t, err)
+	require.NoError(t, sess.Close())
+}
+
+func TestIntegrationPTYBaseMode(t *testing.T) {
+	srv := workspacetest.NewServer(t, workspacetest.WithBaseMode())
+	c := srv.Client()
+	_, sb := newSandbox(t, c, nil)
+	_, err := c.PTY.Connect(ctxFor(t), sb.ID, nil)
+	assert.ErrorIs(t, err, workspace.ErrUnsupported)
+}
