@@ -25,7 +25,7 @@ if [ "$(uname -s)" != Linux ]; then
 	exit 1
 fi
 
-if ! command -v bwrap >/dev/null 2>&1; then
+if ! bwrap --version >/dev/null 2>&1; then
 	if [ "$(id -u)" -eq 0 ]; then
 		sudo=()
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -42,6 +42,10 @@ if ! command -v bwrap >/dev/null 2>&1; then
 	export DEBIAN_FRONTEND=noninteractive
 	"${sudo[@]}" apt-get update -qq </dev/null
 	"${sudo[@]}" apt-get install -y -qq --no-install-recommends bubblewrap </dev/null >/dev/null
+	if ! bwrap --version >/dev/null 2>&1; then
+		say "bubblewrap was installed but 'bwrap --version' still fails"
+		exit 1
+	fi
 fi
 
 # bwrap must be able to create the namespaces the sandboxes use. As root it
