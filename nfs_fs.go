@@ -586,7 +586,7 @@ func (f *NFSFileSystem) readAt(fh []byte, p []byte, off int64) (int, error) {
 	return total, nil
 }
 
-// write1 sends WRITEs of up to wsize bytes.
+// writeAt writes p at off with FILE_SYNC WRITEs of up to wsize bytes.
 func (f *NFSFileSystem) writeAt(fh []byte, p []byte, off int64) (int, error) {
 	type args struct {
 		rpc.Header
@@ -693,10 +693,8 @@ func (f *NFSFileSystem) parent(op, name string) ([]byte, string, error) {
 	return dir, parts[len(parts)-1], nil
 }
 
-// Flags for OpenFile beyond what the session reads from os: the values of
-// os.O_* are used as given (O_RDONLY, O_WRONLY, O_RDWR, O_APPEND, O_CREATE,
-// O_EXCL, O_TRUNC).
-const readOnly = 0
+// readOnly is the open flag of files opened through Open.
+const readOnly = os.O_RDONLY
 
 // OpenFile opens name with os.OpenFile's flags (O_RDONLY, O_WRONLY,
 // O_RDWR, O_APPEND, O_CREATE, O_EXCL, O_TRUNC) and perm for a new file.
