@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -170,7 +169,7 @@ func (d *streamDecoder) events(r io.Reader) iter.Seq2[ProcessEvent, error] {
 		}
 		for sev, err := range sse.Read(tr, &sse.ReadConfig{MaxEventSize: maxStreamEvent}) {
 			if err != nil {
-				if errors.Is(err, io.ErrUnexpectedEOF) || tr.err != nil {
+				if tr.ended {
 					yield(ProcessEvent{}, interrupted(err))
 				} else {
 					yield(ProcessEvent{}, fmt.Errorf("workspace: %s: read event: %w", op, err))
