@@ -32,7 +32,9 @@ func TestProcessMethods(t *testing.T) {
 			}},
 		{name: "Exec", reply: `{"exit_code":0,"stdout":"host\n","stderr":""}`,
 			method: "POST", path: "/sandboxes/sbx-1/process/run", body: `{"command":"cat","args":["/etc/hostname"]}`,
-			call:  func(ctx context.Context, c *Client) (any, error) { return c.Process.Exec(ctx, "sbx-1", "cat", "/etc/hostname") },
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Process.Exec(ctx, "sbx-1", "cat", "/etc/hostname")
+			},
 			check: func(t *testing.T, got any) { assert.Equal(t, "host\n", got) }},
 		{name: "Shell", reply: `{"exit_code":0,"stdout":"","stderr":""}`,
 			method: "POST", path: "/sandboxes/sbx-1/process/run", body: `{"command":"/bin/sh","args":["-c","echo $1","sh","x"],"env":{"D":"1"}}`,
@@ -45,7 +47,9 @@ func TestProcessMethods(t *testing.T) {
 		{name: "Kill default", reply: `{"success":true}`, method: "POST", path: "/sandboxes/sbx-1/process/42/kill", body: `{"signal":15}`, noDecode: true,
 			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Process.Kill(ctx, "sbx-1", 42, 0) }},
 		{name: "Kill SIGKILL", reply: `{"success":true}`, method: "POST", path: "/sandboxes/sbx-1/process/42/kill", body: `{"signal":9}`, noDecode: true,
-			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Process.Kill(ctx, "sbx-1", 42, SIGKILL) }},
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.Process.Kill(ctx, "sbx-1", 42, SIGKILL)
+			}},
 	})
 }
 

@@ -38,7 +38,9 @@ func TestSandboxMethods(t *testing.T) {
 			call:  func(ctx context.Context, c *Client) (any, error) { return c.Sandbox.List(ctx, nil) },
 			check: func(t *testing.T, got any) { assert.Len(t, got.([]*Sandbox), 1) }},
 		{name: "List state", reply: `{"sandboxes":[],"total":0}`, method: "GET", path: "/sandboxes", query: "state=running",
-			call:  func(ctx context.Context, c *Client) (any, error) { return c.Sandbox.List(ctx, &ListSandboxesOptions{State: StateRunning}) },
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Sandbox.List(ctx, &ListSandboxesOptions{State: StateRunning})
+			},
 			check: func(t *testing.T, got any) { assert.Empty(t, got.([]*Sandbox)) }},
 		{name: "Exists", reply: sbJSON("running"), method: "GET", path: "/sandboxes/sbx-1",
 			call:  func(ctx context.Context, c *Client) (any, error) { return c.Sandbox.Exists(ctx, "sbx-1") },

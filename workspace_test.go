@@ -118,10 +118,10 @@ func TestWorkspaceMethods(t *testing.T) {
 				assert.Equal(t, "", w.NFSURL)
 			}},
 		{name: "Get", reply: wsJSON, method: "GET", path: "/workspaces/ws%201%2Fx",
-			call: func(ctx context.Context, c *Client) (any, error) { return c.Workspace.Get(ctx, "ws 1/x") },
+			call:  func(ctx context.Context, c *Client) (any, error) { return c.Workspace.Get(ctx, "ws 1/x") },
 			check: func(t *testing.T, got any) { assert.Equal(t, "ws-1", got.(*Workspace).ID) }},
 		{name: "List", reply: `{"workspaces":[` + wsJSON + `,` + wsJSON + `],"total":2}`, method: "GET", path: "/workspaces",
-			call: func(ctx context.Context, c *Client) (any, error) { return c.Workspace.List(ctx) },
+			call:  func(ctx context.Context, c *Client) (any, error) { return c.Workspace.List(ctx) },
 			check: func(t *testing.T, got any) { assert.Len(t, got.([]*Workspace), 2) }},
 		{name: "Delete", reply: `{"success":true}`, method: "DELETE", path: "/workspaces/ws-1", noDecode: true,
 			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Workspace.Delete(ctx, "ws-1") }},
@@ -157,17 +157,25 @@ func TestWorkspaceMethods(t *testing.T) {
 		{name: "Mkdir", reply: `{"success":true,"path":"a/b"}`, method: "POST", path: "/workspaces/ws-1/files/mkdir", body: `{"path":"a/b"}`, noDecode: true,
 			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Workspace.Mkdir(ctx, "ws-1", "a/b") }},
 		{name: "CopyFile", reply: `{"success":true}`, method: "POST", path: "/workspaces/ws-1/files/copy", body: `{"source":"a","destination":"b"}`, noDecode: true,
-			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Workspace.CopyFile(ctx, "ws-1", "a", "b") }},
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.Workspace.CopyFile(ctx, "ws-1", "a", "b")
+			}},
 		{name: "MoveFile", reply: `{"success":true}`, method: "POST", path: "/workspaces/ws-1/files/move", body: `{"source":"a","destination":"b"}`, noDecode: true,
-			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Workspace.MoveFile(ctx, "ws-1", "a", "b") }},
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.Workspace.MoveFile(ctx, "ws-1", "a", "b")
+			}},
 		{name: "DeleteFile", reply: `{"success":true}`, method: "DELETE", path: "/workspaces/ws-1/files", query: "path=a", noDecode: true,
-			call: func(ctx context.Context, c *Client) (any, error) { return nil, c.Workspace.DeleteFile(ctx, "ws-1", "a", nil) }},
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return nil, c.Workspace.DeleteFile(ctx, "ws-1", "a", nil)
+			}},
 		{name: "DeleteFile recursive", reply: `{"success":true}`, method: "DELETE", path: "/workspaces/ws-1/files", query: "path=a&recursive=true", noDecode: true,
 			call: func(ctx context.Context, c *Client) (any, error) {
 				return nil, c.Workspace.DeleteFile(ctx, "ws-1", "a", &DeleteFileOptions{Recursive: true})
 			}},
 		{name: "GetFileInfo", reply: fileInfoJSON, method: "GET", path: "/workspaces/ws-1/files/info", query: "path=a%2Fb.txt",
-			call:  func(ctx context.Context, c *Client) (any, error) { return c.Workspace.GetFileInfo(ctx, "ws-1", "a/b.txt") },
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Workspace.GetFileInfo(ctx, "ws-1", "a/b.txt")
+			},
 			check: func(t *testing.T, got any) { assert.Equal(t, int64(12), got.(*FileInfo).Size) }},
 		{name: "Exists", reply: fileInfoJSON, method: "GET", path: "/workspaces/ws-1/files/info", query: "path=a",
 			call:  func(ctx context.Context, c *Client) (any, error) { return c.Workspace.Exists(ctx, "ws-1", "a") },
