@@ -88,7 +88,7 @@ func TestParseErrorBody(t *testing.T) {
 		{"envelope", 404, `{"code":2001,"message":"Sandbox not found","details":null}`, Error{StatusCode: 404, Code: 2001, Message: "Sandbox not found"}},
 		{"details object", 400, `{"code":1001,"message":"m","details":{"f":1}}`, Error{StatusCode: 400, Code: 1001, Message: "m", Details: `{"f":1}`}},
 		{"plain text", 415, "Expected request with `Content-Type: application/json`", Error{StatusCode: 415, Message: "Expected request with `Content-Type: application/json`"}},
-		{"empty", 405, "", Error{StatusCode: 405, Message: http.StatusText(405)}},
+		{"empty", 405, "", Error{StatusCode: 405, Message: http.StatusText(http.StatusMethodNotAllowed)}},
 		{"json without code", 413, `{"other":1}`, Error{StatusCode: 413, Message: `{"other":1}`}},
 		{"message only", 500, `{"message":"oops"}`, Error{StatusCode: 500, Message: "oops"}},
 		{"bad json", 502, `{"code":`, Error{StatusCode: 502, Message: `{"code":`}},
