@@ -261,7 +261,7 @@ func floorTCP(ctx context.Context, cfg *config) ([]Metric, error) {
 			return
 		}
 		defer c.Close()
-		n, _ := io.CopyBuffer(io.Discard, c, make([]byte, 256<<10))
+		n, _ := io.CopyBuffer(discard{}, c, make([]byte, 256<<10))
 		got <- n
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -341,7 +341,7 @@ func floorPTY(ctx context.Context, cfg *config) ([]Metric, error) {
 	}
 	defer m2.Close()
 	t := time.Now()
-	n, err := io.CopyBuffer(io.Discard, m2, make([]byte, 64<<10))
+	n, err := io.CopyBuffer(discard{}, m2, make([]byte, 64<<10))
 	el := time.Since(t)
 	bulk.Wait()
 	if err != nil && !errors.Is(err, syscall.EIO) { // EIO: the slave side closed

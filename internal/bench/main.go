@@ -158,6 +158,10 @@ func main() {
 			fatal(err)
 		}
 		defer os.RemoveAll(dir)
+		// The sandbox uid must traverse it to reach its workspace.
+		if err := os.Chmod(dir, 0o711); err != nil {
+			fatal(err)
+		}
 		cfg.dataDir = dir
 	}
 

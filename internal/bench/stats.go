@@ -75,3 +75,9 @@ func latency(prefix string, d durations) []Metric {
 		{Key: prefix + ".p99", Value: ms(d.pct(99)), Unit: "ms"},
 	}
 }
+
+// discard is io.Discard without ReadFrom, so that io.CopyBuffer uses the
+// buffer it is given (io.Discard's ReadFrom reads 8 KiB at a time).
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
