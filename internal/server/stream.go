@@ -272,6 +272,13 @@ func completeUTF8(b []byte) int {
 	return len(b)
 }
 
+// errorEvent is the data of an SSE "error" event.
+type errorEvent struct {
+	Type    string `json:"type"`
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
 // streamProcess streams a started process as SSE on w until it exits,
 // the timeout elapses (its group is killed, then an error event with code
 // 4002), or ctx ends (the client went away: its group is killed). It
@@ -301,7 +308,10 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 		_, _ = proc.Wait()
 	}
 
-	if sw.event("start", map[string]any{"type": "start", "pid": proc.PID}) != nil {
+	if sw.event("start", struct {
+		Type string `json:"type"`
+		PID  int    `json:"pid"`
+	}{"start", proc.PID}) != nil {
 		abort()
 		return
 	}
@@ -351,18 +361,17 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 	code, err := proc.Wait()
 	switch {
 	case timedOut:
-		_ = sw.event("error", map[string]any{
-			"type":    "error",
-			"code":    codeProcessTimeout,
-			"message": fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds()),
-		})
+		_ = sw.event("error", errorEvent{"error", codeProcessTimeout, fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds())})
 	case errors.Is(err, sandbox.ErrNotRunning):
 		// The sandbox ended under the process (deleted, timed out, server
 		// shutting down): there is no exit status, and the client must see
 		// an interrupted stream rather than a made-up result.
 	case err != nil && !errors.Is(err, context.Canceled):
-		_ = sw.event("error", map[string]any{"type": "error", "code": codeProcessExecutionFailed, "message": err.Error()})
+		_ = sw.event("error", errorEvent{"error", codeProcessExecutionFailed, err.Error()})
 	default:
-		_ = sw.event("exit", map[string]any{"type": "exit", "code": code})
+		_ = sw.event("exit", struct {
+			Type string `json:"type"`
+			Code int    `json:"code"`
+		}{"exit", code})
 	}
 }
