@@ -352,7 +352,7 @@ func projStream(ctx context.Context, cfg *config) ([]Metric, error) {
 	}
 	out := latency("stream.first", d)
 
-	var n int64
+	var n, events int64
 	t := time.Now()
 	for ev, err := range p.c.Process.RunStream(ctx, p.sb.ID, "head", &workspace.RunCommandOptions{Args: []string{"-c", strconv.FormatInt(cfg.bulk, 10), "/dev/zero"}}) {
 		if err != nil {
@@ -360,13 +360,15 @@ func projStream(ctx context.Context, cfg *config) ([]Metric, error) {
 		}
 		if ev.Type == workspace.EventStdout {
 			n += int64(len(ev.Data))
+			events++
 		}
 	}
 	el := time.Since(t)
 	if n != cfg.bulk {
 		return out, fmt.Errorf("stream: got %d of %d bytes", n, cfg.bulk)
 	}
-	return append(out, Metric{Key: "stream.mbps", Value: mbps(n, el), Unit: "MB/s"}), nil
+	return append(out, Metric{Key: "stream.mbps", Value: mbps(n, el), Unit: "MB/s",
+		Note: fmt.Sprintf("%d events of %d KiB on average", events, n/max(events, 1)>>10)}), nil
 }
 
 // ptyReader collects PTY output delivered by OnData.
