@@ -37,6 +37,7 @@ type config struct {
 	creates  int           // sandboxes created in parallel
 	dataDir  string        // directory on the disk the server stores data on
 	bwrap    string        // bwrap binary
+	agent    string        // sandbox agent binary ("" = this binary)
 	verbose  bool
 }
 
@@ -99,6 +100,7 @@ func main() {
 	flag.IntVar(&cfg.creates, "creates", 100, "sandboxes created in parallel")
 	flag.StringVar(&cfg.dataDir, "data-dir", "", "directory on the disk the data lives on (default: a temp dir)")
 	flag.StringVar(&cfg.bwrap, "bwrap", "/usr/bin/bwrap", "bwrap binary")
+	flag.StringVar(&cfg.agent, "agent", "", "sandbox agent binary (default: this binary, like the server; see internal/bench/agent)")
 	only := flag.String("only", "", "comma-separated measurements to run (default all; see -list)")
 	list := flag.Bool("list", false, "list measurements and exit")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")

@@ -106,7 +106,7 @@ func startProject(ctx context.Context, cfg *config) (*project, error) {
 	if cfg.verbose {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	m, err := sandbox.NewManager(sandbox.Config{BwrapPath: cfg.bwrap, RunDir: runDir, Logger: logger})
+	m, err := sandbox.NewManager(sandbox.Config{BwrapPath: cfg.bwrap, AgentPath: cfg.agent, RunDir: runDir, Logger: logger})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
