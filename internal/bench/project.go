@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -373,10 +374,11 @@ func projStream(ctx context.Context, cfg *config) ([]Metric, error) {
 
 // ptyReader collects PTY output delivered by OnData.
 type ptyReader struct {
-	mu   sync.Mutex
-	cond *sync.Cond
-	buf  bytes.Buffer
-	n    int64
+	mu      sync.Mutex
+	cond    *sync.Cond
+	buf     bytes.Buffer
+	n       int64
+	discard bool // count only: bulk output must not pile up in memory
 }
 
 func newPTYReader(s *workspace.PTYSession) *ptyReader {
@@ -384,7 +386,9 @@ func newPTYReader(s *workspace.PTYSession) *ptyReader {
 	r.cond = sync.NewCond(&r.mu)
 	s.OnData(func(b []byte) {
 		r.mu.Lock()
-		r.buf.Write(b)
+		if !r.discard {
+			r.buf.Write(b)
+		}
 		r.n += int64(len(b))
 		r.cond.Broadcast()
 		r.mu.Unlock()
@@ -464,6 +468,8 @@ func projPTY(ctx context.Context, cfg *config) ([]Metric, error) {
 	}
 	r2.mu.Lock()
 	start := r2.n - int64(r2.buf.Len())
+	r2.discard = true
+	r2.buf = bytes.Buffer{}
 	r2.mu.Unlock()
 	t := time.Now()
 	if _, err := s2.Wait(ctx); err != nil {
@@ -576,6 +582,7 @@ func projTransfer(ctx context.Context, cfg *config) ([]Metric, error) {
 	if err := p.c.Workspace.WriteFile(ctx, p.ws.ID, "warm", []byte("x")); err != nil {
 		return nil, err
 	}
+	debug.FreeOSMemory()
 	before := rssNow()
 	up, down, upRSS, downRSS, err := transfer(ctx, p, "big.bin", cfg.transfer)
 	defer p.c.Workspace.DeleteFile(context.WithoutCancel(ctx), p.ws.ID, "big.bin", nil)
