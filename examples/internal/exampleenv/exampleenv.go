@@ -21,6 +21,7 @@ import (
 	"syscall"
 
 	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
 // Environment variables read by Connect.
@@ -67,7 +68,11 @@ func Start() (*Endpoint, error) {
 	}
 	in, err := startEmbedded(dir)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("exampleenv: start the embedded reference server: %w", err), os.RemoveAll(dir))
+		hint := ""
+		if errors.Is(err, sandbox.ErrBwrapMissing) {
+			hint = " (install bubblewrap: ./scripts/setup.sh)"
+		}
+		return nil, errors.Join(fmt.Errorf("exampleenv: start the embedded reference server%s: %w", hint, err), os.RemoveAll(dir))
 	}
 	fmt.Fprintf(os.Stderr, "%s is not set: started the embedded reference server at %s (data in %s)\n", EnvAPIURL, in.URL, dir)
 	return &Endpoint{
