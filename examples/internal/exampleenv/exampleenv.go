@@ -37,6 +37,7 @@ type Endpoint struct {
 	URL      string
 	APIKey   string
 	NFSAddr  string // host:port of the embedded server's NFS listener ("" for an external server)
+	DataDir  string // the embedded server's temporary data directory ("" for an external server)
 	Embedded bool   // the server runs inside this process
 	stop     func() error
 	once     sync.Once
@@ -78,6 +79,7 @@ func Start() (*Endpoint, error) {
 	return &Endpoint{
 		URL:      in.URL,
 		NFSAddr:  in.NFSAddr,
+		DataDir:  dir,
 		Embedded: true,
 		stop: func() error {
 			return errors.Join(in.Close(), os.RemoveAll(dir))
