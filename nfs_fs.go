@@ -927,6 +927,7 @@ type NFSFile struct {
 	flag   int
 	off    int64
 	closed bool
+	ra     readAhead
 }
 
 var (
@@ -964,8 +965,12 @@ func (f *NFSFile) Stat() (fs.FileInfo, error) {
 	return &nfsFileInfo{name: f.info.name, attr: *a}, nil
 }
 
-// Read reads up to len(p) bytes at the current offset (large buffers are
-// read with several 1 MiB requests in flight).
+// Read reads up to len(p) bytes at the current offset. Sequential reads,
+// however small the buffer, are served from a read-ahead window of
+// rsize-byte (1 MiB) READs, up to four in flight; a Read at another
+// offset than where the last one ended (after Seek), Write and Close drop
+// the window. Data read ahead is at most a few MiB older than the
+// call (there is no other cache).
 func (f *NFSFile) Read(p []byte) (int, error) {
 	if err := f.check("read", false); err != nil {
 		return 0, err
@@ -973,15 +978,119 @@ func (f *NFSFile) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, err := f.fs.readAt(f.fh, p, f.off)
-	f.off += int64(n)
-	if err == io.EOF && n > 0 {
-		err = nil
+	if len(f.ra.q) > 0 && f.ra.q[0].off+int64(f.ra.pos) != f.off {
+		f.ra.reset()
 	}
-	if err != nil && err != io.EOF {
-		err = pathErr("read", f.name, err)
+	total := 0
+	for total < len(p) {
+		if len(f.ra.q) == 0 {
+			// Start with enough READs for this buffer, then ramp up.
+			f.ra.window = max(f.ra.window, min(nfsReadAhead, (len(p)+int(f.fs.rsize)-1)/int(f.fs.rsize)))
+			f.fill()
+		}
+		c := f.ra.q[0]
+		<-c.done
+		if c.err != nil && c.err != io.EOF {
+			err := c.err
+			f.ra.reset()
+			if total > 0 {
+				return total, nil
+			}
+			return 0, pathErr("read", f.name, err)
+		}
+		if c.n == 0 && c.err == nil {
+			f.ra.reset()
+			return total, pathErr("read", f.name, io.ErrNoProgress)
+		}
+		k := copy(p[total:], (*c.buf)[f.ra.pos:c.n])
+		f.ra.pos += k
+		total += k
+		f.off += int64(k)
+		if f.ra.pos < c.n {
+			break // p is full
+		}
+		// c is consumed.
+		f.ra.size = max(f.ra.size, c.off+int64(c.n))
+		if c.err == io.EOF || c.n < int(f.fs.rsize) {
+			// End of file, or a short READ: start again at f.off next time.
+			f.ra.reset()
+			if c.err == io.EOF {
+				if total == 0 {
+					return 0, io.EOF
+				}
+				return total, nil
+			}
+			continue
+		}
+		f.ra.pop()
+		f.ra.window = min(nfsReadAhead, max(1, f.ra.window*2))
+		f.fill()
 	}
-	return n, err
+	return total, nil
+}
+
+// readAhead is the read-ahead window of an NFSFile: READs at consecutive
+// offsets, the first one partly consumed.
+type readAhead struct {
+	q      []*raChunk
+	pos    int   // bytes of q[0] already returned
+	window int   // READs to keep in flight (1 .. nfsReadAhead)
+	size   int64 // largest file size seen; READs beyond it are not sent ahead
+}
+
+// raChunk is one READ of the window.
+type raChunk struct {
+	off  int64
+	buf  *[]byte // rsize bytes from raPool
+	n    int
+	err  error // io.EOF: the server reported end of file
+	done chan struct{}
+}
+
+var raPool = sync.Pool{New: func() any { b := make([]byte, nfsIOSize); return &b }}
+
+// fill sends READs until window are in flight, starting at f.off when the
+// window is empty; past the known size of the file only the first is sent.
+func (f *NFSFile) fill() {
+	ra := &f.ra
+	if ra.size == 0 {
+		ra.size = int64(f.info.attr.Filesize)
+	}
+	rsize := int64(f.fs.rsize)
+	for len(ra.q) < max(ra.window, 1) {
+		off := f.off
+		if n := len(ra.q); n > 0 {
+			off = ra.q[n-1].off + rsize
+			if off >= ra.size {
+				return
+			}
+		}
+		b := raPool.Get().(*[]byte)
+		c := &raChunk{off: off, buf: b, done: make(chan struct{})}
+		buf := (*b)[:rsize]
+		go func() {
+			defer close(c.done)
+			c.n, c.err = f.fs.read1(f.fh, buf, off)
+		}()
+		ra.q = append(ra.q, c)
+	}
+}
+
+// pop drops the consumed first READ.
+func (ra *readAhead) pop() {
+	raPool.Put(ra.q[0].buf)
+	ra.q[0] = nil
+	ra.q = ra.q[1:]
+	ra.pos = 0
+}
+
+// reset waits for the READs in flight and drops the window.
+func (ra *readAhead) reset() {
+	for _, c := range ra.q {
+		<-c.done
+		raPool.Put(c.buf)
+	}
+	ra.q, ra.pos, ra.window = nil, 0, 0
 }
 
 // ReadAt reads len(p) bytes at off; it returns io.EOF if fewer were read.
@@ -1014,6 +1123,7 @@ func (f *NFSFile) Write(p []byte) (int, error) {
 		}
 		f.off = int64(a.Filesize)
 	}
+	f.ra.reset()
 	n, err := f.fs.writeAt(f.fh, p, f.off)
 	f.off += int64(n)
 	return n, pathErr("write", f.name, err)
@@ -1053,5 +1163,6 @@ func (f *NFSFile) Close() error {
 		return &fs.PathError{Op: "close", Path: f.name, Err: fs.ErrClosed}
 	}
 	f.closed = true
+	f.ra.reset()
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"testing/fstest"
+	"testing/iotest"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -339,4 +340,72 @@ func TestNFSKernelMountUnsupported(t *testing.T) {
 	_, err = c.NFS.Mount(context.Background(), "ws-1", t.TempDir())
 	require.ErrorIs(t, err, ErrUnsupported, "checked before any request")
 	t.Log(err)
+}
+
+// TestNFSReadAhead reads through the read-ahead window with small and
+// odd buffers, seeks inside and outside it, and sees a file grow.
+func TestNFSReadAhead(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := startNFS(t)
+	data := make([]byte, 5<<20+12345)
+	_, _ = rand.Read(data)
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "big.bin"), data, 0o644))
+	fsys := openTestNFS(t, s)
+
+	// iotest.TestReader reads byte by byte with ReadAt: a small file.
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "small.bin"), data[:3000], 0o644))
+	f, err := fsys.Open("small.bin")
+	require.NoError(t, err)
+	require.NoError(t, iotest.TestReader(f, data[:3000]))
+	require.NoError(t, f.Close())
+
+	for _, bufSize := range []int{4093, 8 << 10, 1 << 20, 3<<20 + 1, 8 << 20} {
+		f, err := fsys.Open("big.bin")
+		require.NoError(t, err)
+		var got bytes.Buffer
+		n, err := io.CopyBuffer(struct{ io.Writer }{&got}, struct{ io.Reader }{f}, make([]byte, bufSize))
+		require.NoError(t, err)
+		require.EqualValues(t, len(data), n)
+		require.True(t, bytes.Equal(data, got.Bytes()), "buf %d", bufSize)
+		require.NoError(t, f.Close())
+	}
+
+	// Seek back and forth while the window is full.
+	nf, err := fsys.OpenFile("big.bin", os.O_RDWR, 0)
+	require.NoError(t, err)
+	buf := make([]byte, 100)
+	_, err = io.ReadFull(nf, buf)
+	require.NoError(t, err)
+	for _, off := range []int64{3<<20 + 7, 10, 5 << 20, 1<<20 - 50} {
+		_, err = nf.Seek(off, io.SeekStart)
+		require.NoError(t, err)
+		_, err = io.ReadFull(nf, buf)
+		require.NoError(t, err)
+		require.Equal(t, data[off:off+100], buf, "at %d", off)
+	}
+	// A write drops the window: reading on sees the new bytes.
+	_, err = nf.Seek(2<<20, io.SeekStart)
+	require.NoError(t, err)
+	_, err = nf.Write([]byte("NEW!"))
+	require.NoError(t, err)
+	_, err = nf.Seek(2<<20-2, io.SeekStart)
+	require.NoError(t, err)
+	_, err = io.ReadFull(nf, buf[:8])
+	require.NoError(t, err)
+	require.Equal(t, append(append([]byte{}, data[2<<20-2:2<<20]...), "NEW!"+string(data[2<<20+4:2<<20+6])...), buf[:8])
+
+	// At the end, Read says io.EOF; once the file grows it reads on.
+	_, err = nf.Seek(0, io.SeekEnd)
+	require.NoError(t, err)
+	_, err = nf.Read(buf)
+	require.ErrorIs(t, err, io.EOF)
+	fh, err := os.OpenFile(filepath.Join(s.dir, "big.bin"), os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.WriteString("grown")
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	got, err := io.ReadAll(nf)
+	require.NoError(t, err)
+	require.Equal(t, "grown", string(got))
+	require.NoError(t, nf.Close())
 }

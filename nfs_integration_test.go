@@ -2,6 +2,7 @@ package workspace_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,10 +31,30 @@ import (
 // here TestIntegrationNFSDeletedWorkspace shows end to end that a deleted
 // workspace's handles stop working and its export disappears.
 
+// nfsCtx is the context of one NFS integration test (a minute at most).
+func nfsCtx(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// nfsSandbox creates a workspace and a running sandbox bound to it.
+func nfsSandbox(t *testing.T, c *workspace.Client) (*workspace.Workspace, *workspace.Sandbox) {
+	t.Helper()
+	ctx := nfsCtx(t)
+	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "nfs-it"})
+	require.NoError(t, err)
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	require.NoError(t, err)
+	require.Equal(t, workspace.StateRunning, sb.State)
+	return ws, sb
+}
+
 // openNFS opens a session on ws and closes it with the test.
 func openNFS(t *testing.T, c *workspace.Client, wsID string) *workspace.NFSFileSystem {
 	t.Helper()
-	fsys, err := c.NFS.Open(ctxFor(t), wsID)
+	fsys, err := c.NFS.Open(nfsCtx(t), wsID)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fsys.Close() })
 	return fsys
@@ -42,7 +64,7 @@ func openNFS(t *testing.T, c *workspace.Client, wsID string) *workspace.NFSFileS
 // failing the test on a non-zero exit.
 func sh(t *testing.T, c *workspace.Client, sbID, script string) string {
 	t.Helper()
-	res, err := c.Process.Run(ctxFor(t), sbID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", script}})
+	res, err := c.Process.Run(nfsCtx(t), sbID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", script}})
 	require.NoError(t, err)
 	require.Equal(t, 0, res.ExitCode, "%s: stderr %q", script, res.Stderr)
 	return res.Stdout
@@ -65,7 +87,7 @@ func sha256Of(t *testing.T, r io.Reader) (string, int64) {
 func TestIntegrationNFSTestFS(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ctx := ctxFor(t)
+	ctx := nfsCtx(t)
 	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "nfs-fstest"})
 	require.NoError(t, err)
 	files := map[string]string{
@@ -94,8 +116,8 @@ func TestIntegrationNFSTestFS(t *testing.T) {
 func TestIntegrationNFSSandboxAndFileAPI(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
+	ctx := nfsCtx(t)
+	ws, sb := nfsSandbox(t, c)
 	fsys := openNFS(t, c, ws.ID)
 
 	t.Run("NFSToSandboxAndAPI", func(t *testing.T) {
@@ -192,7 +214,7 @@ func TestIntegrationNFSSandboxAndFileAPI(t *testing.T) {
 func TestIntegrationNFSPlantedSymlinks(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ws, sb := newSandbox(t, c, nil)
+	ws, sb := nfsSandbox(t, c)
 	sh(t, c, sb.ID, "ln -s /etc etc-link && ln -s /etc/passwd pw && ln -s ../../../../etc up-link")
 	fsys := openNFS(t, c, ws.ID)
 	hostPasswd, err := os.Stat("/etc/passwd")
@@ -241,7 +263,7 @@ func TestIntegrationNFSPlantedSymlinks(t *testing.T) {
 func TestIntegrationNFSDeletedWorkspace(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ctx := ctxFor(t)
+	ctx := nfsCtx(t)
 	ws, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
 	other, err := c.Workspace.Create(ctx, nil)
@@ -276,7 +298,7 @@ func TestIntegrationNFSDeletedWorkspace(t *testing.T) {
 func TestIntegrationNFSAfterRestart(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ctx := ctxFor(t)
+	ctx := nfsCtx(t)
 	ws, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
 	fsys := openNFS(t, c, ws.ID)
@@ -316,7 +338,7 @@ func kernelNFS() (bool, string) {
 func TestIntegrationNFSKernelMount(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
-	ctx := ctxFor(t)
+	ctx := nfsCtx(t)
 	ws, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "hello.txt", []byte("via the kernel")))
@@ -342,7 +364,7 @@ func TestIntegrationNFSKernelMount(t *testing.T) {
 		}
 		mnt, err := c.NFS.Mount(ctx, ws.ID, dir)
 		require.NoError(t, err)
-		t.Cleanup(func() { _ = c.NFS.Unmount(ctxFor(t), mnt) })
+		t.Cleanup(func() { _ = c.NFS.Unmount(nfsCtx(t), mnt) })
 		mounted, err := c.NFS.IsMounted(mnt)
 		require.NoError(t, err)
 		assert.True(t, mounted)
