@@ -113,10 +113,13 @@ func (s *PTYService) Kill(ctx context.Context, sandboxID, ptyID string) error {
 }
 
 // Connect creates a PTY in sandbox sandboxID (see Create for opts) and
-// connects a session to it. ctx bounds only the setup (the create request
-// and the WebSocket handshake): the session then lives until the shell
-// exits, the connection drops or Close is called. The caller must Close the
-// session; closing it detaches and leaves the shell running (Kill ends it).
+// connects a session to it. ctx bounds the session's lifetime: when it
+// ends, the session detaches as if Close had been called (the shell keeps
+// running) and Read and Wait report ctx's error. The client's timeout
+// (WithTimeout) bounds only the setup. Otherwise the session lives until the
+// shell exits, the connection drops or Close is called. The caller must
+// Close the session; closing it detaches and leaves the shell running (Kill
+// ends it).
 //
 // Connect returns an error wrapping ErrUnsupported when the server does not
 // advertise the "pty" feature (upstream's PTY never sends output). When the
@@ -142,7 +145,7 @@ func (s *PTYService) Connect(ctx context.Context, sandboxID string, opts *PTYOpt
 // Attach connects a new session to the existing PTY ptyID, for example
 // after a dropped connection or from another process. The server replays
 // the output the shell produced while no session was connected (up to a
-// bounded buffer). ctx bounds only the WebSocket handshake. Errors:
+// bounded buffer). ctx bounds the session's lifetime, as for Connect. Errors:
 // ErrPTYNotFound for an unknown id, an error wrapping ErrUnsupported when
 // the server lacks the "pty" feature.
 func (s *PTYService) Attach(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {
@@ -164,6 +167,7 @@ func (s *PTYService) requireFeature(ctx context.Context) error {
 }
 
 func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {
+	parent := ctx
 	u := s.c.endpointURL(ptyPath(sandboxID, ptyID), nil)
 	switch u.Scheme {
 	case "https":
@@ -196,7 +200,7 @@ func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSes
 		return nil, fmt.Errorf("workspace: connect pty: %w", err)
 	}
 	conn.SetReadLimit(ptyMaxMessage)
-	sctx, cancel := context.WithCancel(context.Background())
+	sctx, cancel := context.WithCancel(parent)
 	sess := &PTYSession{
 		svc:       s,
 		sandboxID: sandboxID,
@@ -222,8 +226,8 @@ func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSes
 // is drained, or an error wrapping ErrStreamInterrupted when the connection
 // dropped before the shell exited.
 //
-// The session lives until the shell exits, the connection drops or Close is
-// called; no context bounds it after Connect or Attach returned. Close
+// The session lives until the shell exits, the connection drops, Close is
+// called or the ctx given to Connect or Attach ends. Close
 // detaches without killing the shell; use Kill to end it. Methods are safe
 // for concurrent use.
 type PTYSession struct {
@@ -445,6 +449,8 @@ func (p *PTYSession) finish(err error) {
 	case p.exited:
 	case p.closing:
 		p.endErr = errSessionClosed
+	case p.ctx.Err() != nil:
+		p.endErr = fmt.Errorf("workspace: pty %s: %w", p.id, context.Cause(p.ctx))
 	case websocket.CloseStatus(err) == closeCodePTYNotFound:
 		p.endErr = &Error{StatusCode: http.StatusNotFound, Code: CodePTYNotFound, Message: "PTY not found: " + p.id, Op: "pty session"}
 	default:

@@ -196,6 +196,33 @@ func TestIntegrationPTY(t *testing.T) {
 		mu.Unlock()
 	})
 
+	t.Run("ContextBoundsSession", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sctx, cancel := context.WithCancel(ctx)
+		sess, err := c.PTY.Connect(sctx, sb.ID, sh)
+		require.NoError(t, err)
+		defer sess.Close()
+		tr := readTerm(sess)
+		_, err = sess.WriteString("echo before-cancel\n")
+		require.NoError(t, err)
+		tr.waitFor(t, ctx, "before-cancel\r\n")
+		cancel()
+		<-tr.done
+		assert.ErrorIs(t, tr.err, context.Canceled)
+		_, err = sess.Wait(ctx)
+		assert.ErrorIs(t, err, context.Canceled)
+
+		// Only the session ended: the shell is still there to reattach to.
+		sess2, err := c.PTY.Attach(ctx, sb.ID, sess.ID())
+		require.NoError(t, err)
+		defer sess2.Close()
+		tr2 := readTerm(sess2)
+		_, err = sess2.WriteString("echo after-$((2+2))\n")
+		require.NoError(t, err)
+		tr2.waitFor(t, ctx, "after-4")
+		require.NoError(t, sess2.Kill(ctx))
+	})
+
 	t.Run("NotFound", func(t *testing.T) {
 		ctx := ctxFor(t)
 		_, err := c.PTY.Attach(ctx, sb.ID, "00000000-0000-4000-8000-000000000000")

@@ -224,6 +224,11 @@ func (d *streamDecoder) decode(sev sse.Event) (ev ProcessEvent, ok bool, err err
 	if sev.Data == "" {
 		return ev, false, nil
 	}
+	if d.binary && (sev.Type == "stdout" || sev.Type == "stderr") {
+		if data, ok := fastBase64Data(sev.Type, sev.Data); ok {
+			return ProcessEvent{Type: EventType(sev.Type), Data: data}, true, nil
+		}
+	}
 	var w wireEvent
 	if err := json.Unmarshal([]byte(sev.Data), &w); err != nil {
 		return ev, false, fmt.Errorf("workspace: %s: decode %q event: %w", op, sev.Type, err)
@@ -275,4 +280,22 @@ func (d *streamDecoder) decodeData(raw json.RawMessage) ([]byte, error) {
 		return base64.StdEncoding.DecodeString(s)
 	}
 	return []byte(s), nil
+}
+
+// fastBase64Data decodes the common shape of a binary output event,
+// {"type":"stdout","data":"<base64>"}, without a JSON pass; ok is false
+// for any other shape, which then takes the general path.
+func fastBase64Data(typ, raw string) (data []byte, ok bool) {
+	const mid = `","data":"`
+	if len(raw) < len(`{"type":"`)+len(typ)+len(mid)+len(`"}`) ||
+		raw[:9] != `{"type":"` || raw[9:9+len(typ)] != typ ||
+		raw[9+len(typ):9+len(typ)+len(mid)] != mid || raw[len(raw)-2:] != `"}` {
+		return nil, false
+	}
+	enc := raw[9+len(typ)+len(mid) : len(raw)-2]
+	data, err := base64.StdEncoding.DecodeString(enc)
+	if err != nil {
+		return nil, false
+	}
+	return data, true
 }
