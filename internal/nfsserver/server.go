@@ -18,6 +18,7 @@
 package nfsserver
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -174,6 +175,8 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	tc := &trackedConn{Conn: c, s: l.s, done: make(chan struct{})}
+	tc.fr = &fastReader{tc: tc, br: bufio.NewReaderSize(c, 32<<10)}
+	tc.lw = &lockedWriter{tc: tc}
 	l.s.mu.Lock()
 	defer l.s.mu.Unlock()
 	if l.s.closed {
@@ -184,13 +187,17 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	return tc, nil
 }
 
-// trackedConn knows when go-nfs's reader stopped using the connection, and
-// guards the server against RPC records larger than maxRecord.
+// trackedConn knows when go-nfs's reader stopped using the connection,
+// guards the server against RPC records larger than maxRecord, and answers
+// READs itself (fastread.go).
 type trackedConn struct {
 	net.Conn
 	s    *Server
 	once sync.Once
 	done chan struct{}
+	fr   *fastReader
+	lw   *lockedWriter
+	wmu  sync.Mutex // held while a reply record is being written
 
 	// record-marking state: bytes left in the current fragment, and the
 	// partially read 4-byte fragment header.
@@ -207,7 +214,7 @@ const maxRecord = 16<<20 + 64<<10
 var errRecordTooLarge = errors.New("nfsserver: RPC record too large")
 
 func (c *trackedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.fr.Read(p)
 	if n > 0 {
 		if verr := c.scan(p[:n]); verr != nil {
 			c.s.log.Warn("nfs: closing connection", "remote", c.RemoteAddr().String(), "err", verr)
@@ -259,6 +266,9 @@ func (c *trackedConn) finish() {
 		c.s.mu.Unlock()
 	})
 }
+
+// Write writes go-nfs's replies, never interleaved with the fast path's.
+func (c *trackedConn) Write(b []byte) (int, error) { return c.lw.Write(b) }
 
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
