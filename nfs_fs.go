@@ -1002,7 +1002,7 @@ func (f *NFSFile) Read(p []byte) (int, error) {
 			f.ra.reset()
 			return total, pathErr("read", f.name, io.ErrNoProgress)
 		}
-		k := copy(p[total:], (*c.buf)[f.ra.pos:c.n])
+		k := copy(p[total:], c.data[f.ra.pos:c.n])
 		f.ra.pos += k
 		total += k
 		f.off += int64(k)
@@ -1011,7 +1011,7 @@ func (f *NFSFile) Read(p []byte) (int, error) {
 		}
 		// c is consumed.
 		f.ra.size = max(f.ra.size, c.off+int64(c.n))
-		if c.err == io.EOF || c.n < int(f.fs.rsize) {
+		if c.err == io.EOF || c.n < len(c.data) {
 			// End of file, or a short READ: start again at f.off next time.
 			f.ra.reset()
 			if c.err == io.EOF {
@@ -1041,7 +1041,8 @@ type readAhead struct {
 // raChunk is one READ of the window.
 type raChunk struct {
 	off  int64
-	buf  *[]byte // rsize bytes from raPool
+	data []byte  // the bytes asked for
+	buf  *[]byte // data's buffer when it comes from raPool
 	n    int
 	err  error // io.EOF: the server reported end of file
 	done chan struct{}
@@ -1050,7 +1051,9 @@ type raChunk struct {
 var raPool = sync.Pool{New: func() any { b := make([]byte, nfsIOSize); return &b }}
 
 // fill sends READs until window are in flight, starting at f.off when the
-// window is empty; past the known size of the file only the first is sent.
+// window is empty; past the known size of the file only the first is sent,
+// and a READ near the end asks for what is left (at least 4 KiB) rather
+// than a whole rsize.
 func (f *NFSFile) fill() {
 	ra := &f.ra
 	if ra.size == 0 {
@@ -1060,17 +1063,23 @@ func (f *NFSFile) fill() {
 	for len(ra.q) < max(ra.window, 1) {
 		off := f.off
 		if n := len(ra.q); n > 0 {
-			off = ra.q[n-1].off + rsize
+			last := ra.q[n-1]
+			off = last.off + int64(len(last.data))
 			if off >= ra.size {
 				return
 			}
 		}
-		b := raPool.Get().(*[]byte)
-		c := &raChunk{off: off, buf: b, done: make(chan struct{})}
-		buf := (*b)[:rsize]
+		want := min(rsize, max(ra.size-off, 4<<10))
+		c := &raChunk{off: off, done: make(chan struct{})}
+		if want > rsize/4 {
+			c.buf = raPool.Get().(*[]byte)
+			c.data = (*c.buf)[:want]
+		} else {
+			c.data = make([]byte, want)
+		}
 		go func() {
 			defer close(c.done)
-			c.n, c.err = f.fs.read1(f.fh, buf, off)
+			c.n, c.err = f.fs.read1(f.fh, c.data, off)
 		}()
 		ra.q = append(ra.q, c)
 	}
@@ -1078,17 +1087,24 @@ func (f *NFSFile) fill() {
 
 // pop drops the consumed first READ.
 func (ra *readAhead) pop() {
-	raPool.Put(ra.q[0].buf)
+	ra.q[0].release()
 	ra.q[0] = nil
 	ra.q = ra.q[1:]
 	ra.pos = 0
+}
+
+func (c *raChunk) release() {
+	if c.buf != nil {
+		raPool.Put(c.buf)
+		c.buf = nil
+	}
 }
 
 // reset waits for the READs in flight and drops the window.
 func (ra *readAhead) reset() {
 	for _, c := range ra.q {
 		<-c.done
-		raPool.Put(c.buf)
+		c.release()
 	}
 	ra.q, ra.pos, ra.window = nil, 0, 0
 }
