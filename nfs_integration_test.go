@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -379,5 +380,68 @@ func TestIntegrationNFSKernelMount(t *testing.T) {
 		mounted, err = c.NFS.IsMounted(mnt)
 		require.NoError(t, err)
 		assert.False(t, mounted)
+	})
+}
+
+// BenchmarkNFSVsFileAPI moves the same 64 MiB file through the reference
+// server over NFS (NFS.Open) and through the file API (Download/Upload),
+// so the figures can be read side by side.
+func BenchmarkNFSVsFileAPI(b *testing.B) {
+	const size = 64 << 20
+	srv := workspacetest.NewServer(b)
+	c := srv.Client()
+	ctx := b.Context()
+	ws, err := c.Workspace.Create(ctx, nil)
+	require.NoError(b, err)
+	data := make([]byte, size)
+	_, _ = rand.Read(data)
+	require.NoError(b, c.Workspace.Upload(ctx, ws.ID, "big.bin", bytes.NewReader(data), nil))
+	fsys, err := c.NFS.Open(ctx, ws.ID)
+	require.NoError(b, err)
+	defer fsys.Close()
+	discard := struct{ io.Writer }{io.Discard}
+	for _, bufSize := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("NFSRead/buf=%dKiB", bufSize>>10), func(b *testing.B) {
+			buf := make([]byte, bufSize)
+			b.SetBytes(size)
+			for b.Loop() {
+				f, err := fsys.Open("big.bin")
+				require.NoError(b, err)
+				n, err := io.CopyBuffer(discard, struct{ io.Reader }{f}, buf)
+				require.NoError(b, err)
+				require.EqualValues(b, size, n)
+				require.NoError(b, f.Close())
+			}
+		})
+		b.Run(fmt.Sprintf("NFSWrite/buf=%dKiB", bufSize>>10), func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				f, err := fsys.Create("out.bin")
+				require.NoError(b, err)
+				for off := 0; off < size; off += bufSize {
+					_, err := f.Write(data[off : off+bufSize])
+					require.NoError(b, err)
+				}
+				require.NoError(b, f.Close())
+			}
+		})
+	}
+	b.Run("FileAPIDownload", func(b *testing.B) {
+		buf := make([]byte, 1<<20)
+		b.SetBytes(size)
+		for b.Loop() {
+			rc, err := c.Workspace.Download(ctx, ws.ID, "big.bin", nil)
+			require.NoError(b, err)
+			n, err := io.CopyBuffer(discard, rc, buf)
+			require.NoError(b, err)
+			require.EqualValues(b, size, n)
+			require.NoError(b, rc.Close())
+		}
+	})
+	b.Run("FileAPIUpload", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			require.NoError(b, c.Workspace.Upload(ctx, ws.ID, "out.bin", bytes.NewReader(data), nil))
+		}
 	})
 }
