@@ -175,7 +175,8 @@ func (tc *trackedConn) serveRead(c readCall) (bool, error) {
 type fastReader struct {
 	tc   *trackedConn
 	br   *bufio.Reader
-	left int64 // bytes of a passed-through record still to hand to go-nfs
+	left int64 // bytes of a passed-through fragment still to hand to go-nfs
+	cont bool  // the next fragment continues a passed-through record
 }
 
 // Read gives go-nfs the next bytes of records it must answer.
@@ -190,8 +191,12 @@ func (fr *fastReader) Read(p []byte) (int, error) {
 		}
 		v := binary.BigEndian.Uint32(h)
 		size := int(v &^ (1 << 31))
-		if v&(1<<31) == 0 || size > maxReadCall {
-			fr.left = int64(size) + 4 // not a small single-fragment record
+		last := v&(1<<31) != 0
+		if !last || fr.cont || size > maxReadCall {
+			// Not a small single-fragment record (or the rest of a
+			// multi-fragment one): go-nfs's.
+			fr.left = int64(size) + 4
+			fr.cont = !last
 			break
 		}
 		rec, err := fr.br.Peek(4 + size)
