@@ -36,8 +36,8 @@ const nfsReadAhead = 4
 //
 // Errors are *fs.PathError wrapping fs.ErrNotExist, fs.ErrExist,
 // fs.ErrPermission or fs.ErrInvalid where the NFS status maps to one.
-// Reads and writes use requests of up to 1 MiB, and large reads keep
-// several in flight.
+// Reads and writes use requests of up to 1 MiB; large reads, and
+// sequential reads with any buffer size, keep several in flight.
 //
 // An NFSFileSystem is safe for concurrent use by many goroutines (RPCs are
 // multiplexed on one TCP connection); an *NFSFile is not, except ReadAt.
@@ -916,9 +916,10 @@ func (d *nfsDir) ReadDir(n int) ([]fs.DirEntry, error) {
 }
 
 // NFSFile is an open file of an NFSFileSystem: an io.Reader, io.ReaderAt,
-// io.Writer, io.Seeker and io.Closer. Reads and writes go to the server at
-// once (no client cache; writes are FILE_SYNC). It is not safe for
-// concurrent use, except ReadAt.
+// io.Writer, io.Seeker and io.Closer. Writes go to the server at once
+// (FILE_SYNC); sequential Reads are served from a read-ahead window of up
+// to four 1 MiB READs (see Read), ReadAt always asks the server. It is not
+// safe for concurrent use, except ReadAt.
 type NFSFile struct {
 	fs     *NFSFileSystem
 	fh     []byte
