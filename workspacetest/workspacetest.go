@@ -16,6 +16,7 @@ package workspacetest
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -62,7 +63,8 @@ type Server struct {
 	// URL is the base URL of the HTTP API, e.g. http://127.0.0.1:40123.
 	URL string
 
-	t       testing.TB
+	t       testing.TB // nil for a server made by Start
+	ownsDir bool       // Close removes dataDir (Start)
 	cfg     server.Config
 	mu      sync.Mutex
 	in      *server.Instance
@@ -74,28 +76,14 @@ type Server struct {
 // when bubblewrap is missing, and fails t on any other start error.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "workspacetest-")
+	s, err := prepare(opts)
 	if err != nil {
 		t.Fatalf("workspacetest: %v", err)
 	}
-	// The sandbox uid must traverse the data directory.
-	if err := os.Chmod(dir, 0o711); err != nil {
-		t.Fatalf("workspacetest: %v", err)
-	}
-	var logger *slog.Logger
-	if os.Getenv("WORKSPACE_TEST_LOG") == "1" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	} else {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NFSAddr: "127.0.0.1:0", Logger: logger}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	s := &Server{t: t, cfg: cfg, dataDir: dir}
+	s.t = t
 	t.Cleanup(func() {
 		s.Close()
-		os.RemoveAll(dir)
+		os.RemoveAll(s.dataDir)
 	})
 	if err := s.start(); err != nil {
 		if errors.Is(err, sandbox.ErrBwrapMissing) {
@@ -107,6 +95,57 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		t.Fatalf("workspacetest: start server: %v", err)
 	}
 	return s
+}
+
+// Start starts a server outside of a test: for Example functions,
+// benchmarks and programs. It returns once the server answers. The caller
+// must call Close, which also removes the server's data directory; clients
+// from Client must be closed by the caller too. Errors wrap
+// sandbox start-up failures, e.g. when bubblewrap is missing.
+func Start(opts ...Option) (*Server, error) {
+	s, err := prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	s.ownsDir = true
+	if err := s.start(); err != nil {
+		os.RemoveAll(s.dataDir)
+		return nil, fmt.Errorf("workspacetest: start server: %w", err)
+	}
+	return s, nil
+}
+
+// prepare makes the data directory and the configuration.
+func prepare(opts []Option) (*Server, error) {
+	dir, err := os.MkdirTemp("", "workspacetest-")
+	if err != nil {
+		return nil, err
+	}
+	// The sandbox uid must traverse the data directory.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	var logger *slog.Logger
+	if os.Getenv("WORKSPACE_TEST_LOG") == "1" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NFSAddr: "127.0.0.1:0", Logger: logger}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return &Server{cfg: cfg, dataDir: dir}, nil
+}
+
+// fatalf fails the test, or panics for a server made by Start.
+func (s *Server) fatalf(format string, args ...any) {
+	if s.t != nil {
+		s.t.Helper()
+		s.t.Fatalf(format, args...)
+	}
+	panic(fmt.Sprintf(format, args...))
 }
 
 func (s *Server) start() error {
@@ -128,9 +167,8 @@ func (s *Server) start() error {
 
 // Client returns a new SDK client for the server, with its API key if it
 // has one and WithNFS pointing at the NFS listener. The client is closed
-// by t.Cleanup.
+// by t.Cleanup (for a server made by Start, by the caller).
 func (s *Server) Client() *workspace.Client {
-	s.t.Helper()
 	opts := []workspace.Option{}
 	if s.cfg.APIKey != "" {
 		opts = append(opts, workspace.WithAPIKey(s.cfg.APIKey))
@@ -141,9 +179,11 @@ func (s *Server) Client() *workspace.Client {
 	}
 	c, err := workspace.NewClient(s.URL, opts...)
 	if err != nil {
-		s.t.Fatalf("workspacetest: new client: %v", err)
+		s.fatalf("workspacetest: new client: %v", err)
 	}
-	s.t.Cleanup(func() { c.Close() })
+	if s.t != nil {
+		s.t.Cleanup(func() { c.Close() })
+	}
 	return c
 }
 
@@ -161,14 +201,21 @@ func (s *Server) NFSAddr() string {
 func (s *Server) DataDir() string { return s.dataDir }
 
 // Close stops the server and kills every sandbox. Idempotent; t.Cleanup
-// calls it.
+// calls it. For a server made by Start it also removes the data directory.
 func (s *Server) Close() {
+	s.stop()
+	if s.ownsDir {
+		os.RemoveAll(s.dataDir)
+	}
+}
+
+func (s *Server) stop() {
 	s.mu.Lock()
 	in := s.in
 	s.in = nil
 	s.mu.Unlock()
 	if in != nil {
-		if err := in.Close(); err != nil {
+		if err := in.Close(); err != nil && s.t != nil {
 			s.t.Logf("workspacetest: close: %v", err)
 		}
 	}
@@ -178,9 +225,11 @@ func (s *Server) Close() {
 // the same data directory and ports, as after a server restart. URL does
 // not change.
 func (s *Server) Restart() {
-	s.t.Helper()
-	s.Close()
+	if s.t != nil {
+		s.t.Helper()
+	}
+	s.stop()
 	if err := s.start(); err != nil {
-		s.t.Fatalf("workspacetest: restart: %v", err)
+		s.fatalf("workspacetest: restart: %v", err)
 	}
 }
