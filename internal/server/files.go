@@ -108,6 +108,26 @@ func (s *Server) queryPath(w http.ResponseWriter, r *http.Request, required bool
 	return q.Get("path"), true
 }
 
+// fileRequest resolves the workspace and the "path" query of a file
+// request to its os.Root and root-relative path, writing the error itself
+// when it fails (unknown workspace, missing path when required, a path
+// that leaves the workspace).
+func (s *Server) fileRequest(w http.ResponseWriter, r *http.Request, required bool) (root *os.Root, p, rel string, ok bool) {
+	_, root, ok = s.workspaceRoot(w, r)
+	if !ok {
+		return nil, "", "", false
+	}
+	if p, ok = s.queryPath(w, r, required); !ok {
+		return nil, "", "", false
+	}
+	rel, err := rootRel(p)
+	if err != nil {
+		fsError(w, err, p)
+		return nil, "", "", false
+	}
+	return root, p, rel, true
+}
+
 // wantBase64 reads the "encoding" value: true for base64 (ignored in base
 // mode, like upstream); unknown encodings are 400/1002.
 func (s *Server) wantBase64(w http.ResponseWriter, enc string) (b64, ok bool) {
@@ -164,21 +184,12 @@ type readFileResponse struct {
 }
 
 func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
-	_, root, ok := s.workspaceRoot(w, r)
-	if !ok {
-		return
-	}
-	p, ok := s.queryPath(w, r, true)
+	root, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
 		return
 	}
 	b64, ok := s.wantBase64(w, r.URL.Query().Get("encoding"))
 	if !ok {
-		return
-	}
-	rel, err := rootRel(p)
-	if err != nil {
-		fsError(w, err, p)
 		return
 	}
 	f, fi, err := openRegular(root, rel)
@@ -467,14 +478,8 @@ type listFilesResponse struct {
 }
 
 func (s *Server) handleListFiles(w http.ResponseWriter, r *http.Request) {
-	_, root, ok := s.workspaceRoot(w, r)
+	root, p, rel, ok := s.fileRequest(w, r, false)
 	if !ok {
-		return
-	}
-	p, _ := s.queryPath(w, r, false)
-	rel, err := rootRel(p)
-	if err != nil {
-		fsError(w, err, p)
 		return
 	}
 	fi, err := root.Stat(rel)
@@ -532,14 +537,8 @@ func statInfo(name, p string, st *unix.Stat_t) fileInfoJSON {
 }
 
 func (s *Server) handleFileInfo(w http.ResponseWriter, r *http.Request) {
-	_, root, ok := s.workspaceRoot(w, r)
+	root, p, rel, ok := s.fileRequest(w, r, false)
 	if !ok {
-		return
-	}
-	p, _ := s.queryPath(w, r, false)
-	rel, err := rootRel(p)
-	if err != nil {
-		fsError(w, err, p)
 		return
 	}
 	fi, err := root.Lstat(rel)

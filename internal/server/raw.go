@@ -46,17 +46,8 @@ const rawTempName = ".upload"
 var rawBufPool = sync.Pool{New: func() any { b := make([]byte, rawBufSize); return &b }}
 
 func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
-	_, root, ok := s.workspaceRoot(w, r)
+	root, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
-		return
-	}
-	p, ok := s.queryPath(w, r, true)
-	if !ok {
-		return
-	}
-	rel, err := rootRel(p)
-	if err != nil {
-		fsError(w, err, p)
 		return
 	}
 	f, fi, err := openRegular(root, rel)
@@ -80,17 +71,8 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		s.uploadTooLarge(w)
 		return
 	}
-	_, root, ok := s.workspaceRoot(w, r)
+	root, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
-		return
-	}
-	p, ok := s.queryPath(w, r, true)
-	if !ok {
-		return
-	}
-	rel, err := rootRel(p)
-	if err != nil {
-		fsError(w, err, p)
 		return
 	}
 	// Refuse what cannot work before reading the body: escapes (403),
