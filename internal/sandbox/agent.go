@@ -1,15 +1,20 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +36,10 @@ const (
 
 	agentInSandbox = "/.agent/agent"
 	agentCtlFD     = 3
+	agentGCPercent = 20 // heap goal at least 800 KiB instead of 4 MiB
+	// agentIdleTrim is how long the agent waits without a request
+	// before it trims its memory again (see trimMemory).
+	agentIdleTrim = time.Second
 )
 
 func init() {
@@ -41,7 +50,14 @@ func init() {
 	case probeArg:
 		os.Exit(0)
 	case AgentArg:
+		// The Manager also sets GOMAXPROCS=1 (read by the runtime
+		// before any init: one P, few threads); commands get the
+		// environment of their request only, but clear both anyway.
 		os.Unsetenv(AgentEnv)
+		os.Unsetenv("GOMAXPROCS")
+		// A small heap goal: the agent's live heap is a few KiB and
+		// the default lets it grow to 4 MiB between collections.
+		debug.SetGCPercent(agentGCPercent)
 		os.Exit(runAgent())
 	}
 }
@@ -99,10 +115,23 @@ func runAgent() int {
 	}()
 
 	a.send(&message{Ev: evHello, PID: os.Getpid()}, nil)
+	trimMemory()
 	buf := make([]byte, maxPacket)
 	oob := make([]byte, oobSpace)
+	trimmed := true
 	for {
+		if !trimmed {
+			_ = conn.SetReadDeadline(time.Now().Add(agentIdleTrim))
+		}
 		b, fds, err := readPacket(conn, buf, oob)
+		if err != nil && !trimmed && errors.Is(err, os.ErrDeadlineExceeded) {
+			// Idle: give back what the last requests faulted in.
+			trimMemory()
+			trimmed = true
+			_ = conn.SetReadDeadline(time.Time{})
+			continue
+		}
+		trimmed = false
 		if err != nil {
 			// The server is gone: take everything down with us.
 			_ = unix.Kill(-1, syscall.SIGKILL)
@@ -394,4 +423,61 @@ func (a *agent) reap() {
 		}
 		a.send(&message{ID: id, Ev: evExit, PID: pid, Code: code}, nil)
 	}
+}
+
+// trimMemory drops what the idle agent does not need from its resident
+// set: the pages of read-only file mappings (the executable's text and
+// read-only data, shared libraries) that start-up touched, including
+// every package's init in a large binary and the kernel's fault-around,
+// and the heap's free pages. Read-only file pages that were never
+// written are identical to the page cache, so MADV_DONTNEED only unmaps
+// them and later use faults them back in from the page cache (no I/O);
+// mappings holding private copies (Anonymous > 0, e.g. relocated RELRO
+// data) are left alone.
+func trimMemory() {
+	debug.FreeOSMemory()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		return
+	}
+	var start, end uintptr
+	drop := false
+	flush := func() {
+		if drop && end > start {
+			_, _, _ = unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
+		}
+		drop = false
+	}
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && !bytes.ContainsAny(k, " -") {
+			// "Key:   N kB" of the current mapping.
+			if string(k) == "Anonymous" && string(bytes.TrimSpace(v)) != "0 kB" {
+				drop = false
+			}
+			continue
+		}
+		// A mapping header: "start-end perms offset dev inode path".
+		flush()
+		f := bytes.Fields(line)
+		if len(f) < 6 || len(f[1]) != 4 || f[1][1] == 'w' || f[5][0] != '/' {
+			continue
+		}
+		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
+		if !ok {
+			continue
+		}
+		s, err1 := strconv.ParseUint(string(lo), 16, 64)
+		e, err2 := strconv.ParseUint(string(hi), 16, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		start, end, drop = uintptr(s), uintptr(e), true
+	}
+	flush()
 }

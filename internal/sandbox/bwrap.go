@@ -21,18 +21,28 @@ var hostEtc = []string{
 	"mime.types", "magic", "magic.mime",
 }
 
-// liveEtc are bound from the host at each start instead of copied.
-var liveEtc = []string{"hosts", "resolv.conf"}
+// liveEtc are bound from the host at each start instead of copied: the
+// files that change while the server runs, and the directories of
+// hundreds of symlinks (CA certificate hashes, alternatives such as
+// /usr/bin/awk) whose copy would cost every NewManager hundreds of
+// symlinkat calls, against one bind mount per sandbox start.
+var liveEtc = []string{"hosts", "resolv.conf", "ssl/certs", "alternatives"}
 
 // copyEtc copies the hostEtc entries (symlinks as symlinks, directories
-// recursively) into dst, creating empty placeholders for liveEtc.
+// recursively) that are not in liveEtc into dst, creating empty
+// placeholders (files or directories, as on the host) to mount the
+// liveEtc entries on.
 func copyEtc(dst string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return err
 	}
+	live := map[string]bool{}
+	for _, e := range liveEtc {
+		live[e] = true
+	}
 	for _, e := range hostEtc {
 		src := "/etc/" + e
-		if _, err := os.Lstat(src); err != nil {
+		if _, err := os.Lstat(src); err != nil || live[e] {
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, e)), 0o755); err != nil {
@@ -71,13 +81,20 @@ func copyEtc(dst string) error {
 		}
 	}
 	for _, e := range liveEtc {
-		p := filepath.Join(dst, e)
-		if _, err := os.Lstat(p); err == nil {
-			if err := os.Remove(p); err != nil {
-				return err
-			}
+		fi, err := os.Stat("/etc/" + e)
+		if err != nil {
+			continue // absent: --ro-bind-try skips it
 		}
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
+		p := filepath.Join(dst, e)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.WriteFile(p, nil, 0o644)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -113,6 +130,8 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 		"--cap-drop", "ALL",
 		"--clearenv",
 		"--setenv", AgentEnv, "1",
+		// One P: the agent mostly waits; fewer threads, less memory.
+		"--setenv", "GOMAXPROCS", "1",
 		"--hostname", host,
 		"--info-fd", strconv.Itoa(infoFD),
 	}
