@@ -644,12 +644,25 @@ func (s *Sandbox) Run(ctx context.Context, req ExecRequest) (*ExecResult, error)
 	}, werr
 }
 
+// outPipeSize is the capacity asked for output pipes (the default is 64
+// KiB): a command writing fast fills it while the server is busy, and the
+// server then reads it in big chunks, with fewer wake-ups on both sides.
+// The kernel allocates the pages only as data is queued.
+const outPipeSize = 1 << 20
+
 // newPipe returns a pipe whose parent end (read end when forRead) is
-// non-blocking and pollable, and whose child end stays blocking.
-func newPipe(forRead bool) (parent *os.File, child int, err error) {
+// non-blocking and pollable, and whose child end stays blocking. Output
+// pipes (forRead) get outPipeSize when the server is privileged; the
+// kernel caps unprivileged users' pipe memory (fs.pipe-user-pages-soft)
+// and, once over it, shrinks every new pipe of that user, so they keep
+// the default. A refused size is ignored.
+func (m *Manager) newPipe(forRead bool) (parent *os.File, child int, err error) {
 	var p [2]int
 	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
 		return nil, -1, err
+	}
+	if forRead && m.asRoot {
+		_, _ = unix.FcntlInt(uintptr(p[0]), unix.F_SETPIPE_SZ, outPipeSize)
 	}
 	pi, ci := p[0], p[1]
 	if !forRead {
@@ -696,20 +709,20 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 	}
 	var stdinW *os.File
 	if req.Stdin != nil {
-		f, c, err := newPipe(false)
+		f, c, err := s.m.newPipe(false)
 		if err != nil {
 			return nil, err
 		}
 		stdinW = f
 		parents, children = append(parents, f), append(children, c)
 	}
-	outR, outC, err := newPipe(true)
+	outR, outC, err := s.m.newPipe(true)
 	if err != nil {
 		cleanup()
 		return nil, err
 	}
 	parents, children = append(parents, outR), append(children, outC)
-	errR, errC, err := newPipe(true)
+	errR, errC, err := s.m.newPipe(true)
 	if err != nil {
 		cleanup()
 		return nil, err
