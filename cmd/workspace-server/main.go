@@ -40,6 +40,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envInt64(name string, def int64) int64 {
+	if n, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
+		return n
+	}
+	return def
+}
+
 func main() {
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "workspace-server:", err)
@@ -64,9 +71,13 @@ func run() error {
 		maxSbx    = flag.Int("max-sandboxes", envInt("WORKSPACE_MAX_SANDBOXES", 0), "maximum live sandboxes, 0 = no limit (WORKSPACE_MAX_SANDBOXES)")
 		uid       = flag.Int("sandbox-uid", envInt("WORKSPACE_SANDBOX_UID", 100000), "host uid of sandbox processes when run as root (WORKSPACE_SANDBOX_UID)")
 		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
+		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
 	)
 	flag.Parse()
+	if *maxUpload < 0 {
+		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -79,17 +90,18 @@ func run() error {
 		return err
 	}
 	cfg := server.Config{
-		DataDir:       *dataDir,
-		HTTPAddr:      net.JoinHostPort(*host, strconv.Itoa(*port)),
-		NFSHost:       *nfsHost,
-		APIKey:        *apiKey,
-		BaseMode:      *baseMode,
-		ShareNetwork:  *shareNet,
-		TemplatesFile: *templates,
-		MaxSandboxes:  *maxSbx,
-		UID:           *uid,
-		GID:           *gid,
-		Logger:        logger,
+		DataDir:        *dataDir,
+		HTTPAddr:       net.JoinHostPort(*host, strconv.Itoa(*port)),
+		NFSHost:        *nfsHost,
+		APIKey:         *apiKey,
+		BaseMode:       *baseMode,
+		ShareNetwork:   *shareNet,
+		TemplatesFile:  *templates,
+		MaxSandboxes:   *maxSbx,
+		MaxUploadBytes: *maxUpload,
+		UID:            *uid,
+		GID:            *gid,
+		Logger:         logger,
 	}
 	if *nfsPort >= 0 {
 		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))
