@@ -1,6 +1,7 @@
 package workspace
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	sse "github.com/tmaxmax/go-sse"
 )
 
 type yielded struct {
@@ -263,4 +265,91 @@ func FuzzRunStreamDecode(f *testing.F) {
 			t.Fatalf("unexpected error kind: %v", last.err)
 		}
 	})
+}
+
+// framedEvents reads in with sseFramer and then go-sse, as events does,
+// handing the input over in reads of at most chunk bytes.
+func framedEvents(in string, chunk, maxEvent int) (evs [][2]string, end error) {
+	f := newSSEFramer(&limitedReads{strings.NewReader(in), chunk}, maxEvent)
+	for {
+		typ, data, ok := f.next()
+		if !ok {
+			break
+		}
+		if len(data) > 0 {
+			evs = append(evs, [2]string{typ, string(data)})
+		}
+	}
+	for ev, err := range sse.Read(f.rest(), &sse.ReadConfig{MaxEventSize: maxEvent}) {
+		if err != nil {
+			return evs, err
+		}
+		if ev.Data != "" {
+			evs = append(evs, [2]string{ev.Type, ev.Data})
+		}
+	}
+	return evs, nil
+}
+
+// goSSEEvents reads in with go-sse alone.
+func goSSEEvents(in string, maxEvent int) (evs [][2]string, end error) {
+	for ev, err := range sse.Read(strings.NewReader(in), &sse.ReadConfig{MaxEventSize: maxEvent}) {
+		if err != nil {
+			return evs, err
+		}
+		if ev.Data != "" {
+			evs = append(evs, [2]string{ev.Type, ev.Data})
+		}
+	}
+	return evs, nil
+}
+
+func TestSSEFramer(t *testing.T) {
+	in := "id: 1\nevent: start\ndata: {\"pid\":1}\n\n: hb\n\n\nid: 2\nevent: stdout\ndata: a\ndata:b\ndata\n\nretry: 5\n\nevent: x\nid: \x00\n\ndata: tail\r\n\r\ndata: z\n\ndata: cut"
+	got, gotErr := framedEvents(in, 7, 1<<10)
+	want, wantErr := goSSEEvents(in, 1<<10)
+	assert.Equal(t, want, got)
+	assert.Equal(t, wantErr, gotErr)
+	assert.Equal(t, [][2]string{{"start", "{\"pid\":1}"}, {"stdout", "a\nb\n"}, {"", "tail"}, {"", "z"}}, got)
+}
+
+// FuzzSSEFramer checks that sseFramer with go-sse after it reads the same
+// events as go-sse alone, however the input is split.
+func FuzzSSEFramer(f *testing.F) {
+	f.Add("id: 1\nevent: stdout\ndata: {\"type\":\"stdout\",\"data\":\"aGk=\"}\n\n: heartbeat\n\n", uint8(3))
+	f.Add("\xEF\xBB\xBFdata: a\n\n\xEF\xBB\xBFdata: b\n\n", uint8(0))
+	f.Add("data: a\n\n\n\xEF\xBB\xBFdata: b\r\n\r\n", uint8(1))
+	f.Add("\n\n\xEF\xBB\xBFdata: a\n\n", uint8(2))
+	f.Add("event: e\ndata: 1\ndata: 2\n\nevent: f\r\rdata: x\n\ndata: y", uint8(5))
+	f.Add("data: "+strings.Repeat("x", 200)+"\n\ndata: z\n\n", uint8(40))
+	f.Fuzz(func(t *testing.T, in string, chunk uint8) {
+		const maxEvent = 128
+		got, gotErr := framedEvents(in, 1+int(chunk), maxEvent)
+		want, wantErr := goSSEEvents(in, maxEvent)
+		if errors.Is(wantErr, bufio.ErrTooLong) || errors.Is(gotErr, bufio.ErrTooLong) {
+			// Within a few bytes of the size limit the two may end in
+			// different errors (go-sse counts blank lines before an event,
+			// which the framer took), but both end in one.
+			if !assert.Equal(t, want, got) || !assert.Error(t, wantErr) || !assert.Error(t, gotErr) {
+				t.Fatalf("input %q", in)
+			}
+			return
+		}
+		if !assert.Equal(t, want, got) || !assert.Equal(t, wantErr, gotErr) {
+			t.Fatalf("input %q", in)
+		}
+	})
+}
+
+// limitedReads returns at most n bytes per read.
+type limitedReads struct {
+	r io.Reader
+	n int
+}
+
+func (l *limitedReads) Read(p []byte) (int, error) {
+	if len(p) > l.n {
+		p = p[:l.n]
+	}
+	return l.r.Read(p)
 }
