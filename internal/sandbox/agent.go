@@ -115,7 +115,7 @@ func runAgent() int {
 	}()
 
 	a.send(&message{Ev: evHello, PID: os.Getpid()}, nil)
-	trimMemory()
+	trimMemory(false)
 	buf := make([]byte, maxPacket)
 	oob := make([]byte, oobSpace)
 	trimmed := true
@@ -126,7 +126,7 @@ func runAgent() int {
 		b, fds, err := readPacket(conn, buf, oob)
 		if err != nil && !trimmed && errors.Is(err, os.ErrDeadlineExceeded) {
 			// Idle: give back what the last requests faulted in.
-			trimMemory()
+			trimMemory(true)
 			trimmed = true
 			_ = conn.SetReadDeadline(time.Time{})
 			continue
@@ -434,8 +434,10 @@ func (a *agent) reap() {
 // them and later use faults them back in from the page cache (no I/O);
 // mappings holding private copies (Anonymous > 0, e.g. relocated RELRO
 // data) are left alone.
-func trimMemory() {
-	debug.FreeOSMemory()
+func trimMemory(freeHeap bool) {
+	if freeHeap {
+		debug.FreeOSMemory()
+	}
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
 		return
