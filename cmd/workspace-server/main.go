@@ -10,6 +10,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -48,15 +49,23 @@ func envInt64(name string, def int64) int64 {
 }
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "workspace-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run parses args, starts the server, calls ready (when not nil) once it
+// listens, and serves until ctx ends; then it kills every sandbox and
+// returns.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(*server.Instance)) error {
 	home, _ := os.UserHomeDir()
 	defData := filepath.Join(home, ".local", "share", "workspace-server")
+	flag := flag.NewFlagSet("workspace-server", flag.ContinueOnError)
+	flag.SetOutput(stderr)
 	var (
 		host      = flag.String("host", env("WORKSPACE_HTTP_HOST", "127.0.0.1"), "HTTP listen host (WORKSPACE_HTTP_HOST)")
 		port      = flag.Int("port", envInt("WORKSPACE_HTTP_PORT", 8080), "HTTP listen port (WORKSPACE_HTTP_PORT)")
@@ -74,7 +83,9 @@ func run() error {
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
 	)
-	flag.Parse()
+	if err := flag.Parse(args); err != nil {
+		return err
+	}
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
 	}
@@ -83,8 +94,7 @@ func run() error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	slog.SetDefault(logger)
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	if err := os.MkdirAll(*dataDir, 0o711); err != nil {
 		return err
@@ -110,8 +120,9 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	if ready != nil {
+		ready(in)
+	}
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return in.Close()
