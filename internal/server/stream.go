@@ -75,10 +75,20 @@ func (s *Server) handleRunStream(w http.ResponseWriter, r *http.Request) {
 const DefaultHeartbeat = 15 * time.Second
 
 // streamChunkSize bounds one output read from a process pipe, and so one
-// stdout or stderr event. Together with the unbuffered hand-off to the
-// writer it bounds what the server holds per stream (back-pressure: a slow
-// client stops the pipe reads, which blocks the process).
-const streamChunkSize = 32 << 10
+// stdout or stderr event; streamBuffers is how many chunks each pipe may
+// have read ahead of the client. Together they bound what the server holds
+// per stream (back-pressure: a slow client stops the pipe reads, which
+// blocks the process), while the reads, the encoding and the socket writes
+// of a fast stream overlap.
+const (
+	streamChunkSize = 256 << 10
+	streamBuffers   = 3
+)
+
+// streamCoalesce is how many bytes of events the writer gathers before it
+// writes them out when more output is already waiting; when none is, it
+// writes at once.
+const streamCoalesce = 256 << 10
 
 // streamRequest is a parsed run/stream query.
 type streamRequest struct {
@@ -139,7 +149,8 @@ func parseStreamQuery(q url.Values, b64, stdinAllowed bool) (*streamRequest, err
 	return req, nil
 }
 
-// sseWriter writes Server-Sent Events, flushing each one.
+// sseWriter writes Server-Sent Events. Events are gathered in buf; send
+// writes them to the client and flushes.
 type sseWriter struct {
 	w   io.Writer
 	rc  *http.ResponseController
@@ -158,31 +169,39 @@ func newSSEWriter(w http.ResponseWriter) *sseWriter {
 // event writes one event with the next sequence number as its id; payload
 // is JSON-encoded on one data line.
 func (s *sseWriter) event(typ string, payload any) error {
+	s.add(typ, payload)
+	return s.send()
+}
+
+// add appends one event to buf without sending it.
+func (s *sseWriter) add(typ string, payload any) {
 	s.seq++
-	s.buf.Reset()
+	mark := s.buf.Len()
 	s.buf.WriteString("id: ")
 	s.buf.WriteString(strconv.FormatInt(s.seq, 10))
 	s.buf.WriteString("\nevent: ")
 	s.buf.WriteString(typ)
 	s.buf.WriteString("\ndata: ")
 	if err := s.enc.Encode(payload); err != nil { // ends with '\n'
-		return err
+		// Our payloads always encode; never send half an event.
+		s.buf.Truncate(mark)
+		return
 	}
 	s.buf.WriteByte('\n')
-	return s.flush()
 }
 
-// dataEvent writes a stdout or stderr event. With b64 the JSON is built
-// directly (base64 needs no escaping), which keeps bulk output cheap.
-func (s *sseWriter) dataEvent(typ string, data []byte, b64 bool) error {
+// addData appends a stdout or stderr event to buf. With b64 the JSON is
+// built directly (base64 needs no escaping) and the data encoded straight
+// into buf, which keeps bulk output cheap.
+func (s *sseWriter) addData(typ string, data []byte, b64 bool) {
 	if !b64 {
-		return s.event(typ, struct {
+		s.add(typ, struct {
 			Type string `json:"type"`
 			Data string `json:"data"`
 		}{typ, string(data)})
+		return
 	}
 	s.seq++
-	s.buf.Reset()
 	s.buf.WriteString("id: ")
 	s.buf.WriteString(strconv.FormatInt(s.seq, 10))
 	s.buf.WriteString("\nevent: ")
@@ -196,37 +215,75 @@ func (s *sseWriter) dataEvent(typ string, data []byte, b64 bool) error {
 	base64.StdEncoding.Encode(b, data)
 	s.buf.Write(b)
 	s.buf.WriteString("\"}\n\n")
-	return s.flush()
 }
 
 // comment writes a heartbeat comment line.
 func (s *sseWriter) comment() error {
-	s.buf.Reset()
 	s.buf.WriteString(": heartbeat\n\n")
-	return s.flush()
+	return s.send()
 }
 
-func (s *sseWriter) flush() error {
-	if _, err := s.w.Write(s.buf.Bytes()); err != nil {
+// send writes what buf holds to the client and flushes it.
+func (s *sseWriter) send() error {
+	if s.buf.Len() == 0 {
+		return nil
+	}
+	_, err := s.w.Write(s.buf.Bytes())
+	s.buf.Reset()
+	if err != nil {
 		return err
 	}
 	return s.rc.Flush()
 }
 
 // streamChunk is output read from one pipe; eof marks the pipe's end.
+// Once written, data goes back to free (its pipe's buffers).
 type streamChunk struct {
 	typ  string // "stdout" or "stderr"
 	data []byte
 	eof  bool
+	free chan<- []byte
 }
 
-// pumpPipe reads r in chunks and hands each to out, waiting until the
-// writer takes it (back-pressure). In text mode an incomplete UTF-8
+// streamBufferPool keeps the buffers of ended streams for the next ones.
+var streamBufferPool = sync.Pool{New: func() any { b := make([]byte, streamChunkSize); return &b }}
+
+// newStreamBuffers returns a pipe's buffers: a channel with room for
+// streamBuffers buffers, holding nil placeholders that pumpPipe replaces
+// with pooled buffers when it first needs them (a short command never
+// takes more than one).
+func newStreamBuffers() chan []byte {
+	free := make(chan []byte, streamBuffers)
+	for range streamBuffers {
+		free <- nil
+	}
+	return free
+}
+
+// recycleStreamBuffers returns the buffers in free to the pool. Call it
+// only when no pump uses free any more.
+func recycleStreamBuffers(free chan []byte) {
+	for {
+		select {
+		case b := <-free:
+			if b != nil {
+				streamBufferPool.Put(&b)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// pumpPipe reads r into buffers taken from free and hands each chunk to
+// out; it waits for a free buffer when the writer is streamBuffers chunks
+// behind (back-pressure). Each read hands on whatever the pipe held, so a
+// chunk never waits for more output. In text mode an incomplete UTF-8
 // sequence at the end of a chunk is held back for the next one so that no
 // character is split between events. It ends at EOF or when quit closes.
-func pumpPipe(r io.Reader, typ string, text bool, out chan<- streamChunk, quit <-chan struct{}) {
-	buf := make([]byte, streamChunkSize)
-	carry := 0
+func pumpPipe(r io.Reader, typ string, text bool, out chan<- streamChunk, free chan []byte, quit <-chan struct{}) {
+	var carry [utf8.UTFMax]byte
+	nc := 0
 	send := func(c streamChunk) bool {
 		select {
 		case out <- c:
@@ -236,20 +293,29 @@ func pumpPipe(r io.Reader, typ string, text bool, out chan<- streamChunk, quit <
 		}
 	}
 	for {
-		n, err := r.Read(buf[carry:])
-		n += carry
-		carry = 0
-		if n > 0 {
-			cut := n
-			if text && err == nil {
-				cut = completeUTF8(buf[:n])
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-quit:
+			return
+		}
+		if buf == nil {
+			buf = *streamBufferPool.Get().(*[]byte)
+		}
+		copy(buf, carry[:nc])
+		n, err := r.Read(buf[nc:])
+		n += nc
+		cut := n
+		if text && err == nil {
+			cut = completeUTF8(buf[:n])
+		}
+		nc = copy(carry[:], buf[cut:n])
+		if cut > 0 {
+			if !send(streamChunk{typ: typ, data: buf[:cut], free: free}) {
+				return
 			}
-			if cut > 0 {
-				if !send(streamChunk{typ: typ, data: bytes.Clone(buf[:cut])}) {
-					return
-				}
-			}
-			carry = copy(buf, buf[cut:n])
+		} else {
+			free <- buf // taken from free above: there is room
 		}
 		if err != nil {
 			send(streamChunk{typ: typ, eof: true})
@@ -293,18 +359,24 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 	// A stream lasts as long as its process: lift any server write deadline.
 	_ = sw.rc.SetWriteDeadline(time.Time{})
 
-	out := make(chan streamChunk)
+	out := make(chan streamChunk, 2*streamBuffers)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); pumpPipe(proc.Stdout, "stdout", !req.base64, out, quit) }()
-	go func() { defer wg.Done(); pumpPipe(proc.Stderr, "stderr", !req.base64, out, quit) }()
+	outFree, errFree := newStreamBuffers(), newStreamBuffers()
+	go func() { defer wg.Done(); pumpPipe(proc.Stdout, "stdout", !req.base64, out, outFree, quit) }()
+	go func() { defer wg.Done(); pumpPipe(proc.Stderr, "stderr", !req.base64, out, errFree, quit) }()
+	recycle := func() {
+		recycleStreamBuffers(outFree)
+		recycleStreamBuffers(errFree)
+	}
 	abort := func() {
 		_ = proc.Kill()
 		close(quit)
 		_ = proc.Stdout.Close()
 		_ = proc.Stderr.Close()
 		wg.Wait()
+		recycle()
 		_, _ = proc.Wait()
 	}
 
@@ -333,13 +405,17 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 		case c := <-out:
 			if c.eof {
 				open--
-				continue
+			} else {
+				sw.addData(c.typ, c.data, req.base64)
+				c.free <- c.data[:cap(c.data)]
+				idle = false
 			}
-			if sw.dataEvent(c.typ, c.data, req.base64) != nil {
+			// Gather the events of output that is already waiting; write
+			// as soon as none is.
+			if (len(out) == 0 || sw.buf.Len() >= streamCoalesce) && sw.send() != nil {
 				abort()
 				return
 			}
-			idle = false
 		case <-beat.C:
 			if idle && sw.comment() != nil {
 				abort()
@@ -356,6 +432,7 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 		}
 	}
 	wg.Wait()
+	recycle()
 	_ = proc.Stdout.Close()
 	_ = proc.Stderr.Close()
 	code, err := proc.Wait()
