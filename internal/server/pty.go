@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/sys/unix"
 
 	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
@@ -25,8 +27,8 @@ const (
 	// ptyBacklog bounds the output kept while no socket is attached; the
 	// oldest bytes are dropped beyond it.
 	ptyBacklog = 1 << 20
-	// ptyChunk bounds one output read and one binary frame.
-	ptyChunk = 32 << 10
+	// ptyChunk bounds the output gathered into one binary frame.
+	ptyChunk = 64 << 10
 	// maxPTYsPerSandbox bounds the PTYs of one sandbox (429/4102 beyond).
 	maxPTYsPerSandbox = 64
 	// ptyDrainGrace is how long output may still arrive after the shell
@@ -315,8 +317,20 @@ func (e *ptyEntry) pump() {
 		}
 	}()
 	buf := make([]byte, ptyChunk)
+	rc, rcErr := e.pty.Master.SyscallConn()
 	for {
 		n, err := e.pty.Master.Read(buf)
+		// One read returns at most what the terminal layer pushed at once
+		// (a few KiB): gather what is already there as well, without
+		// waiting for more, so that bulk output goes in large frames while
+		// a keystroke's echo is sent at once.
+		for err == nil && rcErr == nil && n > 0 && n < len(buf) {
+			m := readNow(rc, buf[n:])
+			if m <= 0 {
+				break
+			}
+			n += m
+		}
 		if n > 0 {
 			e.emit(buf[:n])
 		}
@@ -327,6 +341,20 @@ func (e *ptyEntry) pump() {
 	close(readDone)
 	<-waited
 	close(e.exited)
+}
+
+// readNow reads what f already holds into p without waiting: 0 when it
+// holds nothing or the read fails (the next blocking read reports it).
+func readNow(f syscall.RawConn, p []byte) int {
+	n := 0
+	_ = f.Read(func(fd uintptr) bool {
+		m, err := unix.Read(int(fd), p)
+		if err == nil {
+			n = m
+		}
+		return true // never wait for readiness
+	})
+	return n
 }
 
 // emit hands one chunk to the attached socket (waiting for it to be taken),
