@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -352,4 +354,41 @@ func (l *limitedReads) Read(p []byte) (int, error) {
 		p = p[:l.n]
 	}
 	return l.r.Read(p)
+}
+
+// BenchmarkStreamDecodeBulk decodes 64 MiB of stdout in base64 events of
+// 32 and 256 KiB, read 64 KiB at a time like a socket: "events" is the
+// decoder RunStream uses, "go-sse" go-sse's parser alone on the same input
+// (without the base64 decoding), the bound the framer removes.
+func BenchmarkStreamDecodeBulk(b *testing.B) {
+	for _, size := range []int{32 << 10, 256 << 10} {
+		data := base64.StdEncoding.EncodeToString(make([]byte, size))
+		var s []byte
+		n := (64 << 20) / size
+		for i := range n {
+			s = fmt.Appendf(s, "id: %d\nevent: stdout\ndata: {\"type\":\"stdout\",\"data\":\"%s\"}\n\n", i, data)
+		}
+		s = append(s, "event: exit\ndata: {\"type\":\"exit\",\"code\":0}\n\n"...)
+		b.Run(fmt.Sprintf("events/%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(n * size))
+			for b.Loop() {
+				d := &streamDecoder{binary: true, stdout: io.Discard}
+				for _, err := range d.events(&limitedReads{bytes.NewReader(s), 64 << 10}) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("go-sse/%dKiB", size>>10), func(b *testing.B) {
+			b.SetBytes(int64(n * size))
+			for b.Loop() {
+				for _, err := range sse.Read(&limitedReads{bytes.NewReader(s), 64 << 10}, &sse.ReadConfig{MaxEventSize: maxStreamEvent}) {
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
 }
