@@ -3,7 +3,9 @@ package workspace_test
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,4 +63,33 @@ func drain(sess *workspace.PTYSession) {
 	time.Sleep(50 * time.Millisecond)
 	sess.OnData(func([]byte) {})
 	sess.OnData(nil)
+}
+
+// BenchmarkPTYBulk measures PTY output over the WebSocket: a shell on a raw
+// terminal prints 128 MiB of zeros and exits; the MB/s column is the
+// figure, B/chunk the average size of the chunks OnData received.
+func BenchmarkPTYBulk(b *testing.B) {
+	c, sid := benchSandbox(b)
+	ctx := context.Background()
+	const size = 128 << 20
+	b.SetBytes(size)
+	var n, chunks atomic.Int64
+	for b.Loop() {
+		sess, err := c.PTY.Connect(ctx, sid, &workspace.PTYOptions{Shell: "/bin/sh"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sess.OnData(func(p []byte) { n.Add(int64(len(p))); chunks.Add(1) })
+		if _, err := sess.WriteString("stty raw -echo; head -c " + strconv.Itoa(size) + " /dev/zero; exit\n"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := sess.Wait(ctx); err != nil {
+			b.Fatal(err)
+		}
+		_ = sess.Close()
+	}
+	if n.Load() < int64(b.N)*size {
+		b.Fatalf("got %d bytes, want at least %d", n.Load(), int64(b.N)*size)
+	}
+	b.ReportMetric(float64(n.Load())/float64(max(chunks.Load(), 1)), "B/chunk")
 }
