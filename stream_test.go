@@ -394,18 +394,3 @@ func BenchmarkStreamDecodeBulk(b *testing.B) {
 		})
 	}
 }
-
-func FuzzDecodeBase64(f *testing.F) {
-	f.Add([]byte("aGVsbG8sIHdvcmxkIQ=="))
-	f.Add([]byte("aGVsbG8sIHdv\ncmxkIQ=="))
-	f.Add([]byte("aGVsbG8sIHdvcmxk!Q=="))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		want := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
-		wn, werr := base64.StdEncoding.Decode(want, src)
-		got := make([]byte, len(want))
-		gn, gerr := decodeBase64(got, src)
-		if gn != wn || !bytes.Equal(got[:gn], want[:wn]) || fmt.Sprint(gerr) != fmt.Sprint(werr) {
-			t.Fatalf("decodeBase64(%q) = %d, %v; want %d, %v", src, gn, gerr, wn, werr)
-		}
-	})
-}

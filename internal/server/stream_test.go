@@ -2,8 +2,6 @@ package server
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"os"
@@ -170,16 +168,4 @@ func TestCompleteUTF8(t *testing.T) {
 			t.Errorf("completeUTF8(%q) = %d, want %d", c.in, got, c.want)
 		}
 	}
-}
-
-func FuzzEncodeBase64(f *testing.F) {
-	f.Add([]byte("hello, world"))
-	f.Add(bytes.Repeat([]byte{0xff, 0, 0xfb}, 100))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		got := make([]byte, base64.StdEncoding.EncodedLen(len(src)))
-		encodeBase64(got, src)
-		if want := base64.StdEncoding.EncodeToString(src); string(got) != want {
-			t.Fatalf("encodeBase64(%x) = %q, want %q", src, got, want)
-		}
-	})
 }
