@@ -135,26 +135,28 @@ func scripted(ctx context.Context, c *workspace.Client, sandboxID string, out io
 	// Handle close.
 	pty.OnClose(func() { fmt.Fprintln(out, "PTY closed") })
 
-	// ask types cmd followed by an end marker and returns what the shell
-	// printed in between (the terminal's \r\n turned into \n).
-	const marker = "__DONE__"
+	// ask types cmd between two markers and returns what the shell printed
+	// between them (the terminal's \r\n turned into \n). The markers keep
+	// the answer apart from the terminal's echo of the typed line and from
+	// the prompt, whatever order they arrive in.
+	const begin, end = "__BEGIN__", "__DONE__"
 	ask := func(cmd string) (string, error) {
 		mu.Lock()
 		buf.Reset()
 		mu.Unlock()
-		if _, err := pty.WriteString(cmd + "; echo " + marker + "\n"); err != nil {
+		if _, err := pty.WriteString("echo " + begin + "; " + cmd + "; echo " + end + "\n"); err != nil {
 			return "", err
 		}
 		for {
 			mu.Lock()
 			s := buf.String()
 			mu.Unlock()
-			// The terminal echoes the typed line first; the answer follows it.
-			if i := strings.Index(s, "echo "+marker); i >= 0 {
-				rest := s[i+len("echo "+marker):]
-				if j := strings.Index(rest, "\n"+marker); j >= 0 {
-					ans := strings.TrimPrefix(rest[:j+1], "\r\n")
-					return strings.ReplaceAll(ans, "\r\n", "\n"), nil
+			// In the echoed line the markers are followed by ";" or
+			// nothing; in the output each ends its own line.
+			if i := strings.Index(s, begin+"\r\n"); i >= 0 {
+				rest := s[i+len(begin)+2:]
+				if j := strings.Index(rest, end+"\r\n"); j >= 0 {
+					return strings.ReplaceAll(rest[:j], "\r\n", "\n"), nil
 				}
 			}
 			select {
