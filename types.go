@@ -170,7 +170,10 @@ type RunCommandOptions struct {
 	// Timeout bounds the command's run time; it is sent in milliseconds,
 	// rounded up. Zero means the server's default (no limit on the
 	// reference server, 30 s upstream). When it elapses the command is
-	// killed and the call fails with ErrProcessTimeout.
+	// killed and the call fails with ErrProcessTimeout. Run and Shell wait
+	// at most the client's timeout (WithTimeout, 30 s by default) plus
+	// Timeout: for a long command, set Timeout, or use RunStream, which only
+	// its ctx bounds.
 	Timeout time.Duration
 	// Stdin, when non-empty, is fed to the command's standard input, which
 	// is then closed. It needs a server with the process.stdin feature;
