@@ -30,33 +30,35 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
-// Option configures a Server.
-type Option func(*server.Config)
+// Option configures a Server; see the With functions.
+type Option struct{ apply func(*server.Config) }
+
+func option(f func(*server.Config)) Option { return Option{apply: f} }
 
 // WithBaseMode makes the server advertise no features and answer as the
 // upstream server does.
-func WithBaseMode() Option { return func(c *server.Config) { c.BaseMode = true } }
+func WithBaseMode() Option { return option(func(c *server.Config) { c.BaseMode = true }) }
 
 // WithAPIKey makes the server require key; Client sends it.
-func WithAPIKey(key string) Option { return func(c *server.Config) { c.APIKey = key } }
+func WithAPIKey(key string) Option { return option(func(c *server.Config) { c.APIKey = key }) }
 
 // WithShareNetwork shares the host network with sandboxes.
-func WithShareNetwork() Option { return func(c *server.Config) { c.ShareNetwork = true } }
+func WithShareNetwork() Option { return option(func(c *server.Config) { c.ShareNetwork = true }) }
 
 // WithTemplates adds templates: name -> root filesystem directory.
 func WithTemplates(templates map[string]string) Option {
-	return func(c *server.Config) {
+	return option(func(c *server.Config) {
 		if c.Templates == nil {
 			c.Templates = map[string]string{}
 		}
 		for k, v := range templates {
 			c.Templates[k] = v
 		}
-	}
+	})
 }
 
 // WithMaxSandboxes limits live sandboxes (429 beyond n).
-func WithMaxSandboxes(n int) Option { return func(c *server.Config) { c.MaxSandboxes = n } }
+func WithMaxSandboxes(n int) Option { return option(func(c *server.Config) { c.MaxSandboxes = n }) }
 
 // Server is a reference server running in-process.
 type Server struct {
@@ -134,7 +136,9 @@ func prepare(opts []Option) (*Server, error) {
 	}
 	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NFSAddr: "127.0.0.1:0", Logger: logger}
 	for _, o := range opts {
-		o(&cfg)
+		if o.apply != nil {
+			o.apply(&cfg)
+		}
 	}
 	return &Server{cfg: cfg, dataDir: dir}, nil
 }
