@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +24,14 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The signal test runs this test binary as the real command.
+	if os.Getenv("WORKSPACE_SERVER_TEST_MAIN") == "1" {
+		main()
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // syncBuffer is a bytes.Buffer safe for the server's log writes.
 type syncBuffer struct {
@@ -124,4 +136,67 @@ func TestBadFlags(t *testing.T) {
 		assert.Error(t, err, "%v", args)
 		assert.False(t, errors.Is(err, context.Canceled))
 	}
+}
+
+// TestSIGTERMKillsSandboxes runs the command as a process, starts a
+// background process in a sandbox, and checks that SIGTERM ends the server
+// cleanly (exit 0) and the sandbox's processes with it.
+func TestSIGTERMKillsSandboxes(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o711))
+	require.NoError(t, os.Chmod(filepath.Dir(dir), 0o711))
+	cmd := exec.Command(os.Args[0], "-port", "0", "-nfs-port", "-1", "-data-dir", filepath.Join(dir, "data"))
+	cmd.Env = append(os.Environ(), "WORKSPACE_SERVER_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	defer func() { _ = cmd.Process.Kill() }()
+
+	// The listening log line carries the URL.
+	lines := bufio.NewScanner(stderr)
+	var url string
+	for url == "" && lines.Scan() {
+		if m := regexp.MustCompile(`url=(http://\S+)`).FindStringSubmatch(lines.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	require.NotEmpty(t, url, "no listening line")
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+
+	ctx := context.Background()
+	c, err := workspace.NewClient(url)
+	require.NoError(t, err)
+	defer c.Close()
+	ws, err := c.Workspace.Create(ctx, nil)
+	require.NoError(t, err)
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	require.NoError(t, err)
+	_, err = c.Process.Shell(ctx, sb.ID, "sleep 4242 >/dev/null 2>&1 &", nil)
+	require.NoError(t, err)
+	require.True(t, sleeperAlive(t), "the background process did not start")
+
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "exit status after SIGTERM")
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not exit after SIGTERM")
+	}
+	assert.False(t, sleeperAlive(t), "a sandbox process outlived the server")
+}
+
+// sleeperAlive reports whether a "sleep 4242" process runs on the host.
+func sleeperAlive(t *testing.T) bool {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && string(b) == "sleep\x004242\x00" {
+			return true
+		}
+	}
+	return false
 }
