@@ -261,6 +261,44 @@ func TestIntegrationNFSPlantedSymlinks(t *testing.T) {
 	assert.Equal(t, "etc-link\nup-link\n", sh(t, c, sb.ID, "ls"))
 }
 
+// TestIntegrationNFSSpecialFiles: a FIFO planted from a sandbox is refused
+// over NFS at once, for reading and writing, instead of blocking the server.
+func TestIntegrationNFSSpecialFiles(t *testing.T) {
+	srv := workspacetest.NewServer(t)
+	c := srv.Client()
+	ws, sb := nfsSandbox(t, c)
+	sh(t, c, sb.ID, "mkfifo fifo && echo ok > regular.txt")
+	fsys := openNFS(t, c, ws.ID)
+
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := fsys.ReadFile("fifo")
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		assert.ErrorIs(t, r.err, fs.ErrPermission, "reading a FIFO over NFS")
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading a FIFO over NFS hung")
+	}
+	werr := make(chan error, 1)
+	go func() { werr <- fsys.WriteFile("fifo", []byte("x"), 0o644) }()
+	select {
+	case err := <-werr:
+		assert.Error(t, err, "writing a FIFO over NFS")
+	case <-time.After(10 * time.Second):
+		t.Fatal("writing a FIFO over NFS hung")
+	}
+	// The server still answers.
+	b, err := fsys.ReadFile("regular.txt")
+	require.NoError(t, err)
+	assert.Equal(t, "ok\n", string(b))
+}
+
 func TestIntegrationNFSDeletedWorkspace(t *testing.T) {
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	nfs "github.com/willscott/go-nfs"
 )
@@ -111,7 +113,7 @@ func (tc *trackedConn) serveRead(c readCall) (bool, error) {
 	if check("open", name) != nil {
 		return false, nil
 	}
-	f, err := r.root.Open(name)
+	f, err := r.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0) // a FIFO must not block
 	if err != nil {
 		return false, nil
 	}

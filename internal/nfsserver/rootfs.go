@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 	"time"
 
 	billy "github.com/go-git/go-billy/v5"
@@ -84,8 +85,20 @@ func (r *rootFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, 
 			created = true
 		}
 	}
-	f, err := r.root.OpenFile(name, flag, perm)
+	// O_NONBLOCK: opening a FIFO planted in the workspace must not block
+	// the server; anything but a regular file or a directory is refused.
+	f, err := r.root.OpenFile(name, flag|syscall.O_NONBLOCK, perm)
 	if err != nil {
+		if errors.Is(err, syscall.ENXIO) { // a FIFO without a reader
+			return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+		}
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !(fi.Mode().IsRegular() || fi.IsDir()) {
+		f.Close()
+		if err == nil {
+			err = &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+		}
 		return nil, err
 	}
 	if created {
