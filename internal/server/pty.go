@@ -122,11 +122,11 @@ func (s *Server) handlePTYSocket(t *ptyTable, w http.ResponseWriter, r *http.Req
 	if pe == nil {
 		return
 	}
-	conn, err := acceptPTYSocket(w, r)
-	if err != nil {
-		return // Accept wrote the error
-	}
 	if s.cfg.BaseMode {
+		conn, err := acceptPTYSocket(w, r)
+		if err != nil {
+			return // Accept wrote the error
+		}
 		for {
 			if _, _, err := conn.Read(context.Background()); err != nil {
 				_ = conn.CloseNow()
@@ -134,7 +134,17 @@ func (s *Server) handlePTYSocket(t *ptyTable, w http.ResponseWriter, r *http.Req
 			}
 		}
 	}
-	pe.serveSocket(conn, ptyPingInterval, func() { t.remove(pe.sandboxID, pe.id) })
+	// Attach before the handshake completes, so that of two sockets
+	// dialled one after the other the second always replaces the first.
+	a := &ptyAttachment{out: make(chan []byte), gone: make(chan struct{})}
+	backlog := pe.attach(a)
+	conn, err := acceptPTYSocket(w, r)
+	if err != nil {
+		pe.detach(a)
+		pe.restoreBacklog(backlog)
+		return // Accept wrote the error
+	}
+	pe.serveSocket(conn, a, backlog, ptyPingInterval, func() { t.remove(pe.sandboxID, pe.id) })
 }
 
 // handlePTYResize serves POST .../pty/{pty_id}/resize {cols, rows}.
@@ -400,6 +410,19 @@ func (e *ptyEntry) attach(a *ptyAttachment) []byte {
 	return b
 }
 
+// restoreBacklog puts back a backlog taken by an attach that failed.
+func (e *ptyEntry) restoreBacklog(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	e.mu.Lock()
+	e.backlog = append(b, e.backlog...)
+	if over := len(e.backlog) - ptyBacklog; over > 0 {
+		e.backlog = append(e.backlog[:0], e.backlog[over:]...)
+	}
+	e.mu.Unlock()
+}
+
 func (e *ptyEntry) detach(a *ptyAttachment) {
 	a.detach()
 	e.mu.Lock()
@@ -409,13 +432,12 @@ func (e *ptyEntry) detach(a *ptyAttachment) {
 	e.mu.Unlock()
 }
 
-// serveSocket runs one attached WebSocket until the shell exits (exit text
-// frame, close 1000), the socket drops or is replaced, or ping fails.
-func (e *ptyEntry) serveSocket(conn *websocket.Conn, pingEvery time.Duration, onExit func()) {
+// serveSocket runs one WebSocket, attached as a with backlog to send
+// first, until the shell exits (exit text frame, close 1000), the socket
+// drops or is replaced, or ping fails.
+func (e *ptyEntry) serveSocket(conn *websocket.Conn, a *ptyAttachment, backlog []byte, pingEvery time.Duration, onExit func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a := &ptyAttachment{out: make(chan []byte), gone: make(chan struct{})}
-	backlog := e.attach(a)
 	defer e.detach(a)
 
 	var wg sync.WaitGroup
