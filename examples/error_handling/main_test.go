@@ -1,26 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
+	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestErrorHandling(t *testing.T) {
-	c, cleanup, err := exampleenv.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cleanup()
-	var out bytes.Buffer
-	if err := run(t.Context(), c, &out); err != nil {
-		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
-	}
+	out := exampletest.Run(t, run)
 	for _, want := range []string{
 		"Sandbox not found:", "API error: HTTP 404, code 2001", "Sandbox exists: false",
 		"Workspace not found:", "Template not found:", "Workspace has active sandboxes:",
@@ -28,8 +19,8 @@ func TestErrorHandling(t *testing.T) {
 		"Process timeout:", "File not found:", "File exists: false", "Path not allowed:",
 		"Exec in a deleted sandbox:",
 	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }
