@@ -24,6 +24,17 @@ func startExampleServer() *workspacetest.Server {
 	return srv
 }
 
+// exampleClient starts an example server and returns a client for it;
+// done closes both.
+func exampleClient() (c *workspace.Client, done func()) {
+	srv := startExampleServer()
+	c = srv.Client()
+	return c, func() {
+		c.Close()
+		srv.Close()
+	}
+}
+
 // exampleSandbox creates a workspace and a sandbox bound to it.
 func exampleSandbox(ctx context.Context, c *workspace.Client) (*workspace.Workspace, *workspace.Sandbox) {
 	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "example"})
@@ -88,10 +99,8 @@ func Example() {
 }
 
 func ExampleProcessService_Run() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	_, sb := exampleSandbox(ctx, c)
 
@@ -108,10 +117,8 @@ func ExampleProcessService_Run() {
 }
 
 func ExampleProcessService_Exec() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	_, sb := exampleSandbox(ctx, c)
 
@@ -132,10 +139,8 @@ func ExampleProcessService_Exec() {
 }
 
 func ExampleProcessService_Shell() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	_, sb := exampleSandbox(ctx, c)
 
@@ -154,10 +159,8 @@ func ExampleProcessService_Shell() {
 }
 
 func ExampleProcessService_RunStream() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	_, sb := exampleSandbox(ctx, c)
 
@@ -183,10 +186,8 @@ func ExampleProcessService_RunStream() {
 }
 
 func ExampleWorkspaceService_ListFiles() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
@@ -219,10 +220,8 @@ func ExampleWorkspaceService_ListFiles() {
 }
 
 func ExampleSandboxService_Get() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 
 	_, err := c.Sandbox.Get(ctx, "no-such-sandbox")
@@ -242,10 +241,8 @@ func ExampleSandboxService_Get() {
 }
 
 func ExampleWorkspaceService_Delete() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	ws, sb := exampleSandbox(ctx, c)
 
@@ -263,10 +260,8 @@ func ExampleWorkspaceService_Delete() {
 }
 
 func ExamplePTYService_Connect() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	_, sb := exampleSandbox(ctx, c)
 
@@ -298,10 +293,8 @@ func ExamplePTYService_Connect() {
 }
 
 func ExampleNFSService_Open() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
@@ -344,10 +337,8 @@ func ExampleNFSService_Open() {
 }
 
 func ExampleWorkspaceService_Upload() {
-	srv := startExampleServer()
-	defer srv.Close()
-	c := srv.Client()
-	defer c.Close()
+	c, done := exampleClient()
+	defer done()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
