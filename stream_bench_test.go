@@ -9,23 +9,11 @@ import (
 	"time"
 
 	workspace "github.com/elevo/workspace-sdk-go"
-	"github.com/elevo/workspace-sdk-go/workspacetest"
 )
 
 // benchSandbox starts a server with one running sandbox for a benchmark.
 func benchSandbox(b *testing.B) (*workspace.Client, string) {
-	b.Helper()
-	srv := workspacetest.NewServer(b)
-	c := srv.Client()
-	ctx := context.Background()
-	ws, err := c.Workspace.Create(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, _, sb := benchRealSandbox(b)
 	return c, sb.ID
 }
 
