@@ -3,127 +3,26 @@
 //
 // Every flag has an environment fallback, e.g. -port / WORKSPACE_HTTP_PORT.
 // It listens on 127.0.0.1:8080 by default and shuts down cleanly on SIGINT
-// or SIGTERM, killing every sandbox.
+// or SIGTERM, killing every sandbox. The flags are defined in
+// internal/servecmd, shared with "workspace serve".
 package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"syscall"
 
-	"github.com/elevo/workspace-sdk-go/internal/server"
+	"github.com/elevo/workspace-sdk-go/internal/servecmd"
 )
-
-func env(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(name string) bool {
-	b, _ := strconv.ParseBool(os.Getenv(name))
-	return b
-}
-
-func envInt(name string, def int) int {
-	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
-		return n
-	}
-	return def
-}
-
-func envInt64(name string, def int64) int64 {
-	if n, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
-		return n
-	}
-	return def
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stderr, nil)
+	err := servecmd.Run(ctx, "workspace-server", os.Args[1:], os.Stderr, nil)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "workspace-server:", err)
 		os.Exit(1)
 	}
-}
-
-// run parses args, starts the server, calls ready (when not nil) once it
-// listens, and serves until ctx ends; then it kills every sandbox and
-// returns.
-func run(ctx context.Context, args []string, stderr io.Writer, ready func(*server.Instance)) error {
-	home, _ := os.UserHomeDir()
-	defData := filepath.Join(home, ".local", "share", "workspace-server")
-	flag := flag.NewFlagSet("workspace-server", flag.ContinueOnError)
-	flag.SetOutput(stderr)
-	var (
-		host      = flag.String("host", env("WORKSPACE_HTTP_HOST", "127.0.0.1"), "HTTP listen host (WORKSPACE_HTTP_HOST)")
-		port      = flag.Int("port", envInt("WORKSPACE_HTTP_PORT", 8080), "HTTP listen port (WORKSPACE_HTTP_PORT)")
-		dataDir   = flag.String("data-dir", env("WORKSPACE_DATA_DIR", defData), "data directory: database and workspace files (WORKSPACE_DATA_DIR)")
-		apiKey    = flag.String("api-key", env("WORKSPACE_API_KEY", ""), "require this API key as a Bearer token (WORKSPACE_API_KEY)")
-		nfsPort   = flag.Int("nfs-port", envInt("WORKSPACE_NFS_PORT", 2049), "NFS listen port; 0 picks a free port, -1 turns NFS off (WORKSPACE_NFS_PORT)")
-		nfsBind   = flag.String("nfs-bind", env("WORKSPACE_NFS_BIND", "127.0.0.1"), "NFS listen host (WORKSPACE_NFS_BIND)")
-		nfsHost   = flag.String("nfs-host", env("WORKSPACE_NFS_HOST", ""), "host written into nfs_url; default the NFS listen host (WORKSPACE_NFS_HOST)")
-		shareNet  = flag.Bool("share-network", envBool("WORKSPACE_SHARE_NETWORK"), "share the host network with sandboxes (WORKSPACE_SHARE_NETWORK)")
-		templates = flag.String("templates", env("WORKSPACE_TEMPLATES", ""), "JSON file mapping template names to root filesystem directories (WORKSPACE_TEMPLATES)")
-		baseMode  = flag.Bool("base-mode", envBool("WORKSPACE_BASE_MODE"), "advertise no features and answer like the upstream server (WORKSPACE_BASE_MODE)")
-		maxSbx    = flag.Int("max-sandboxes", envInt("WORKSPACE_MAX_SANDBOXES", 0), "maximum live sandboxes, 0 = no limit (WORKSPACE_MAX_SANDBOXES)")
-		uid       = flag.Int("sandbox-uid", envInt("WORKSPACE_SANDBOX_UID", 100000), "host uid of sandbox processes when run as root (WORKSPACE_SANDBOX_UID)")
-		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
-		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
-		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
-	)
-	if err := flag.Parse(args); err != nil {
-		return err
-	}
-	if *maxUpload < 0 {
-		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
-	}
-
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("bad -log-level: %w", err)
-	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	if err := os.MkdirAll(*dataDir, 0o711); err != nil {
-		return err
-	}
-	cfg := server.Config{
-		DataDir:        *dataDir,
-		HTTPAddr:       net.JoinHostPort(*host, strconv.Itoa(*port)),
-		NFSHost:        *nfsHost,
-		APIKey:         *apiKey,
-		BaseMode:       *baseMode,
-		ShareNetwork:   *shareNet,
-		TemplatesFile:  *templates,
-		MaxSandboxes:   *maxSbx,
-		MaxUploadBytes: *maxUpload,
-		UID:            *uid,
-		GID:            *gid,
-		Logger:         logger,
-	}
-	if *nfsPort >= 0 {
-		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))
-	}
-	in, err := server.Listen(cfg)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(in)
-	}
-	<-ctx.Done()
-	logger.Info("shutting down")
-	return in.Close()
 }

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/internal/servecmd"
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
@@ -62,7 +63,9 @@ func start(t *testing.T, args ...string) (*server.Instance, *syncBuffer) {
 	logs := &syncBuffer{}
 	ready := make(chan *server.Instance, 1)
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, args, logs, func(in *server.Instance) { ready <- in }) }()
+	go func() {
+		done <- servecmd.Run(ctx, "workspace-server", args, logs, func(in *server.Instance) { ready <- in })
+	}()
 	var in *server.Instance
 	select {
 	case in = <-ready:
@@ -132,7 +135,7 @@ func TestBadFlags(t *testing.T) {
 		{"-log-level", "loud"},
 		{"-no-such-flag"},
 	} {
-		err := run(context.Background(), args, &syncBuffer{}, nil)
+		err := servecmd.Run(context.Background(), "workspace-server", args, &syncBuffer{}, nil)
 		assert.Error(t, err, "%v", args)
 		assert.False(t, errors.Is(err, context.Canceled))
 	}
