@@ -7,7 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 func TestHealthAndFeatures(t *testing.T) {
@@ -46,17 +47,17 @@ func TestAuth(t *testing.T) {
 
 func TestErrorShapes(t *testing.T) {
 	ts := newTestServer(t, "", nil)
-	ts.want(ts.do("POST", "/api/v1/workspaces", "{not json"), 400, codeInvalidRequest)
-	ts.want(ts.do("POST", "/api/v1/workspaces", `{"name": 5}`), 400, codeInvalidParameter)
-	ts.want(ts.do("POST", "/api/v1/workspaces", `[]`), 400, codeInvalidParameter)
-	ts.want(ts.do("POST", "/api/v1/workspaces", `{"metadata": "x"}`), 400, codeInvalidParameter)
-	ts.want(ts.do("POST", "/api/v1/sandboxes", `{}`), 400, codeInvalidParameter)
-	ts.want(ts.do("GET", "/api/v1/nope", nil), 404, codeInvalidRequest)
+	ts.want(ts.do("POST", "/api/v1/workspaces", "{not json"), 400, wire.CodeInvalidRequest)
+	ts.want(ts.do("POST", "/api/v1/workspaces", `{"name": 5}`), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("POST", "/api/v1/workspaces", `[]`), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("POST", "/api/v1/workspaces", `{"metadata": "x"}`), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("POST", "/api/v1/sandboxes", `{}`), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("GET", "/api/v1/nope", nil), 404, wire.CodeInvalidRequest)
 	r := ts.do("PATCH", "/api/v1/workspaces", nil)
-	ts.want(r, 405, codeInvalidRequest)
-	ts.want(ts.do("GET", "/api/v1/workspaces/nope", nil), 404, codeWorkspaceNotFound)
-	ts.want(ts.do("GET", "/api/v1/sandboxes/nope", nil), 404, codeSandboxNotFound)
-	ts.want(ts.do("GET", "/api/v1/sandboxes?state=bogus", nil), 400, codeInvalidParameter)
+	ts.want(r, 405, wire.CodeInvalidRequest)
+	ts.want(ts.do("GET", "/api/v1/workspaces/nope", nil), 404, wire.CodeWorkspaceNotFound)
+	ts.want(ts.do("GET", "/api/v1/sandboxes/nope", nil), 404, wire.CodeSandboxNotFound)
+	ts.want(ts.do("GET", "/api/v1/sandboxes?state=bogus", nil), 400, wire.CodeInvalidParameter)
 	// A body-less create is {} in full mode.
 	ts.want(ts.do("POST", "/api/v1/workspaces", ""), 200, 0)
 
@@ -89,7 +90,7 @@ func TestBaseModeFilesAndLimits(t *testing.T) {
 		t.Fatalf("base mode read %v", m)
 	}
 	os.WriteFile(filepath.Join(ts.wsDir, ws, "bad"), []byte{0xff}, 0o644)
-	ts.want(ts.do("GET", filesURL(ws, "", "bad"), nil), 500, codeInternal)
+	ts.want(ts.do("GET", filesURL(ws, "", "bad"), nil), 500, wire.CodeInternal)
 	big := `{"content":"` + strings.Repeat("a", 3<<20) + `"}`
 	if r := ts.do("PUT", filesURL(ws, "", "big"), big); r.status != 413 {
 		t.Fatalf("base mode big body: %d", r.status)
@@ -98,21 +99,16 @@ func TestBaseModeFilesAndLimits(t *testing.T) {
 
 func waitState(t *testing.T, ts *testServer, id, state string) {
 	t.Helper()
-	for range 500 {
-		m := ts.want(ts.do("GET", "/api/v1/sandboxes/"+id, nil), 200, 0)
-		if m["state"] == state {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("sandbox %s never reached %s", id, state)
+	eventually(t, "sandbox "+id+" reaches "+state, func() bool {
+		return ts.want(ts.do("GET", "/api/v1/sandboxes/"+id, nil), 200, 0)["state"] == state
+	})
 }
 
 func TestSandboxLifecycle(t *testing.T) {
 	ts := newTestServer(t, "", func(c *Config) { c.MaxSandboxes = 2 })
 	ws := ts.createWorkspace()
-	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": "nope"}), 404, codeWorkspaceNotFound)
-	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws, "template": "nope:1"}), 404, codeTemplateNotFound)
+	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": "nope"}), 404, wire.CodeWorkspaceNotFound)
+	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws, "template": "nope:1"}), 404, wire.CodeTemplateNotFound)
 
 	sb := ts.createSandbox(ws, map[string]any{"env": map[string]string{"A": "1"}, "name": "n", "metadata": map[string]string{"k": "v"}})
 	id := sb["id"].(string)
@@ -137,27 +133,27 @@ func TestSandboxLifecycle(t *testing.T) {
 	if m["stdout"] != "\uFFFDa\uFFFD" {
 		t.Fatalf("invalid utf-8 %q", m["stdout"])
 	}
-	m = ts.want(run(map[string]any{"command": "sleep", "timeout": 20}), 504, codeProcessTimeout)
+	m = ts.want(run(map[string]any{"command": "sleep", "timeout": 20}), 504, wire.CodeProcessTimeout)
 	if m["stdout"] != "partial" || m["stderr"] != "" {
 		t.Fatalf("timeout body %v", m)
 	}
-	ts.want(run(map[string]any{"args": []string{"x"}}), 400, codeInvalidParameter)
-	ts.want(ts.do("POST", "/api/v1/sandboxes/"+id+"/process/77/kill", map[string]any{}), 404, codeProcessNotFound)
+	ts.want(run(map[string]any{"args": []string{"x"}}), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("POST", "/api/v1/sandboxes/"+id+"/process/77/kill", map[string]any{}), 404, wire.CodeProcessNotFound)
 	ts.want(ts.do("POST", "/api/v1/sandboxes/"+id+"/process/1/kill", map[string]any{"signal": 9}), 200, 0)
-	ts.want(ts.do("POST", "/api/v1/sandboxes/"+id+"/process/x/kill", map[string]any{}), 400, codeInvalidParameter)
+	ts.want(ts.do("POST", "/api/v1/sandboxes/"+id+"/process/x/kill", map[string]any{}), 400, wire.CodeInvalidParameter)
 
 	// A running sandbox blocks its workspace's delete.
-	ts.want(ts.do("DELETE", "/api/v1/workspaces/"+ws, nil), 409, codeWorkspaceHasActive)
+	ts.want(ts.do("DELETE", "/api/v1/workspaces/"+ws, nil), 409, wire.CodeWorkspaceHasActiveSandboxes)
 
 	// The limit counts live sandboxes.
 	sb2 := ts.createSandbox(ws, map[string]any{"timeout": 1})
 	if sb2["timeout"].(float64) != 1 {
 		t.Fatalf("timeout echo %v", sb2)
 	}
-	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws}), 429, codeSandboxLimitExceeded)
+	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws}), 429, wire.CodeSandboxLimitExceeded)
 	// The sandbox timeout stops it, and frees a slot.
 	waitState(t, ts, sb2["id"].(string), "stopped")
-	ts.want(ts.do("POST", "/api/v1/sandboxes/"+sb2["id"].(string)+"/process/run", map[string]any{"command": "echo"}), 400, codeInvalidSandboxState)
+	ts.want(ts.do("POST", "/api/v1/sandboxes/"+sb2["id"].(string)+"/process/run", map[string]any{"command": "echo"}), 400, wire.CodeInvalidSandboxState)
 	m = ts.want(ts.do("GET", "/api/v1/sandboxes?state=stopped", nil), 200, 0)
 	if m["total"].(float64) != 1 {
 		t.Fatalf("list stopped %v", m)
@@ -165,11 +161,11 @@ func TestSandboxLifecycle(t *testing.T) {
 
 	// Graceful delete.
 	ts.want(ts.do("DELETE", "/api/v1/sandboxes/"+id, nil), 200, 0)
-	ts.want(ts.do("GET", "/api/v1/sandboxes/"+id, nil), 404, codeSandboxNotFound)
+	ts.want(ts.do("GET", "/api/v1/sandboxes/"+id, nil), 404, wire.CodeSandboxNotFound)
 
 	// Failed start: 5xx, state error with a message.
 	ts.fake.failNext = errors.New("boom")
-	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws}), 500, codeInternal)
+	ts.want(ts.do("POST", "/api/v1/sandboxes", map[string]any{"workspace_id": ws}), 500, wire.CodeInternal)
 	m = ts.want(ts.do("GET", "/api/v1/sandboxes?state=error", nil), 200, 0)
 	if m["total"].(float64) != 1 || m["sandboxes"].([]any)[0].(map[string]any)["error_message"] != "boom" {
 		t.Fatalf("failed sandbox %v", m)
@@ -189,7 +185,7 @@ func TestBaseModeSandbox(t *testing.T) {
 	ts := newTestServer(t, "", func(c *Config) { c.BaseMode = true })
 	ws := ts.createWorkspace()
 	id := ts.createSandbox(ws, nil)["id"].(string)
-	ts.want(ts.do("DELETE", "/api/v1/sandboxes/"+id, nil), 400, codeInvalidSandboxState)
+	ts.want(ts.do("DELETE", "/api/v1/sandboxes/"+id, nil), 400, wire.CodeInvalidSandboxState)
 	ts.want(ts.do("DELETE", "/api/v1/sandboxes/"+id+"?force=true", nil), 200, 0)
 }
 

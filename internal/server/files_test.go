@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 func filesURL(ws, route, p string) string {
@@ -49,7 +51,7 @@ func TestFileRoutes(t *testing.T) {
 	if m["name"] != "main.py" || m["type"] != "file" || m["size"].(float64) != 9 {
 		t.Fatalf("info %v", m)
 	}
-	ts.want(ts.do("GET", filesURL(ws, "/info", "nope"), nil), 404, codeFileNotFound)
+	ts.want(ts.do("GET", filesURL(ws, "/info", "nope"), nil), 404, wire.CodeFileNotFound)
 
 	m = ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "src", "destination": "copy/src2"}), 200, 0)
 	if m["source"] != "src" || m["destination"] != "copy/src2" {
@@ -60,33 +62,33 @@ func TestFileRoutes(t *testing.T) {
 		t.Fatalf("copied content %v", m)
 	}
 	ts.want(ts.do("GET", filesURL(ws, "/info", "copy/src2/sub/deep"), nil), 200, 0)
-	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "src", "destination": "src/inner"}), 400, codeInvalidPath)
+	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "src", "destination": "src/inner"}), 400, wire.CodeInvalidPath)
 
 	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/move", map[string]any{"source": "src/a.txt", "destination": "moved/b.txt"}), 200, 0)
-	ts.want(ts.do("GET", filesURL(ws, "", "src/a.txt"), nil), 404, codeFileNotFound)
+	ts.want(ts.do("GET", filesURL(ws, "", "src/a.txt"), nil), 404, wire.CodeFileNotFound)
 	ts.want(ts.do("GET", filesURL(ws, "", "moved/b.txt"), nil), 200, 0)
 
 	// Directories: read is 3005, non-empty delete without recursive 3006.
-	ts.want(ts.do("GET", filesURL(ws, "", "src"), nil), 400, codeNotADirectory)
-	ts.want(ts.do("DELETE", filesURL(ws, "", "src")+"&recursive=1", nil), 400, codeDirectoryNotEmpty)
+	ts.want(ts.do("GET", filesURL(ws, "", "src"), nil), 400, wire.CodeNotADirectory)
+	ts.want(ts.do("DELETE", filesURL(ws, "", "src")+"&recursive=1", nil), 400, wire.CodeDirectoryNotEmpty)
 	ts.want(ts.do("DELETE", filesURL(ws, "", "src")+"&recursive=true", nil), 200, 0)
-	ts.want(ts.do("GET", filesURL(ws, "/info", "src"), nil), 404, codeFileNotFound)
+	ts.want(ts.do("GET", filesURL(ws, "/info", "src"), nil), 404, wire.CodeFileNotFound)
 	ts.want(ts.do("DELETE", filesURL(ws, "", "moved/b.txt"), nil), 200, 0)
-	ts.want(ts.do("DELETE", filesURL(ws, "", "/"), nil), 400, codeInvalidPath)
+	ts.want(ts.do("DELETE", filesURL(ws, "", "/"), nil), 400, wire.CodeInvalidPath)
 	// Listing a file is 3005; the root lists with "" and "/".
-	ts.want(ts.do("GET", filesURL(ws, "/list", "copy/src2/main.py"), nil), 400, codeNotADirectory)
+	ts.want(ts.do("GET", filesURL(ws, "/list", "copy/src2/main.py"), nil), 400, wire.CodeNotADirectory)
 	m = ts.want(ts.do("GET", filesURL(ws, "/list", "/"), nil), 200, 0)
 	if len(m["files"].([]any)) != 2 {
 		t.Fatalf("root list %v", m)
 	}
 	// Writing over a directory is refused; a file in the way of a parent too.
-	ts.want(ts.do("PUT", filesURL(ws, "", "copy"), map[string]any{"content": "x"}), 400, codeNotADirectory)
-	ts.want(ts.do("PUT", filesURL(ws, "", "copy/src2/main.py/x"), map[string]any{"content": "x"}), 400, codeNotADirectory)
+	ts.want(ts.do("PUT", filesURL(ws, "", "copy"), map[string]any{"content": "x"}), 400, wire.CodeNotADirectory)
+	ts.want(ts.do("PUT", filesURL(ws, "", "copy/src2/main.py/x"), map[string]any{"content": "x"}), 400, wire.CodeNotADirectory)
 	// Unknown workspace.
-	ts.want(ts.do("GET", filesURL("nope", "", "a"), nil), 404, codeWorkspaceNotFound)
+	ts.want(ts.do("GET", filesURL("nope", "", "a"), nil), 404, wire.CodeWorkspaceNotFound)
 	// Missing body field and path.
-	ts.want(ts.do("PUT", filesURL(ws, "", "a"), map[string]any{}), 400, codeInvalidParameter)
-	ts.want(ts.do("GET", "/api/v1/workspaces/"+ws+"/files", nil), 400, codeInvalidParameter)
+	ts.want(ts.do("PUT", filesURL(ws, "", "a"), map[string]any{}), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("GET", "/api/v1/workspaces/"+ws+"/files", nil), 400, wire.CodeInvalidParameter)
 
 	// Atomic writes leave no temporary file behind.
 	entries, err := os.ReadDir(filepath.Join(ts.wsDir, ws, "copy", "src2"))
@@ -123,8 +125,8 @@ func TestFileBinary(t *testing.T) {
 	if m["content"] != "a\uFFFDb" {
 		t.Fatalf("invalid utf-8 read %q", m["content"])
 	}
-	ts.want(ts.do("PUT", filesURL(ws, "", "x"), map[string]any{"content": "!!", "encoding": "base64"}), 400, codeInvalidParameter)
-	ts.want(ts.do("GET", filesURL(ws, "", "bin")+"&encoding=rot13", nil), 400, codeInvalidParameter)
+	ts.want(ts.do("PUT", filesURL(ws, "", "x"), map[string]any{"content": "!!", "encoding": "base64"}), 400, wire.CodeInvalidParameter)
+	ts.want(ts.do("GET", filesURL(ws, "", "bin")+"&encoding=rot13", nil), 400, wire.CodeInvalidParameter)
 }
 
 func TestFilePathEscapes(t *testing.T) {
@@ -150,13 +152,13 @@ func TestFilePathEscapes(t *testing.T) {
 
 	for _, p := range []string{"../x", "/../x", "a/../../x", "abs", "absdir/secret", "rel", "up/x", "up/" + filepath.Base(dir) + "/d"} {
 		t.Log(p)
-		ts.want(ts.do("GET", filesURL(ws, "", p), nil), 403, codePathNotAllowed)
-		ts.want(ts.do("PUT", filesURL(ws, "", p+"/f"), map[string]any{"content": "x"}), 403, codePathNotAllowed)
-		ts.want(ts.do("GET", filesURL(ws, "/list", p), nil), 403, codePathNotAllowed)
+		ts.want(ts.do("GET", filesURL(ws, "", p), nil), 403, wire.CodePathNotAllowed)
+		ts.want(ts.do("PUT", filesURL(ws, "", p+"/f"), map[string]any{"content": "x"}), 403, wire.CodePathNotAllowed)
+		ts.want(ts.do("GET", filesURL(ws, "/list", p), nil), 403, wire.CodePathNotAllowed)
 	}
-	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "abs", "destination": "stolen"}), 403, codePathNotAllowed)
-	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/move", map[string]any{"source": "d", "destination": "../moved"}), 403, codePathNotAllowed)
-	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/mkdir", map[string]any{"path": "absdir/new"}), 403, codePathNotAllowed)
+	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "abs", "destination": "stolen"}), 403, wire.CodePathNotAllowed)
+	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/move", map[string]any{"source": "d", "destination": "../moved"}), 403, wire.CodePathNotAllowed)
+	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/mkdir", map[string]any{"path": "absdir/new"}), 403, wire.CodePathNotAllowed)
 	if _, err := os.Stat(filepath.Join(outside, "new")); err == nil {
 		t.Fatal("mkdir followed an escaping symlink")
 	}
@@ -171,7 +173,7 @@ func TestFilePathEscapes(t *testing.T) {
 		t.Fatalf("info of symlink %v", m)
 	}
 	// A FIFO is refused at once (a blocking open would hang here).
-	ts.want(ts.do("GET", filesURL(ws, "", "fifo"), nil), 403, codePermissionDenied)
-	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "fifo", "destination": "f2"}), 403, codePermissionDenied)
-	ts.want(ts.do("GET", filesURL(ws, "", "a\x00b"), nil), 400, codeInvalidPath)
+	ts.want(ts.do("GET", filesURL(ws, "", "fifo"), nil), 403, wire.CodePermissionDenied)
+	ts.want(ts.do("POST", "/api/v1/workspaces/"+ws+"/files/copy", map[string]any{"source": "fifo", "destination": "f2"}), 403, wire.CodePermissionDenied)
+	ts.want(ts.do("GET", filesURL(ws, "", "a\x00b"), nil), 400, wire.CodeInvalidPath)
 }

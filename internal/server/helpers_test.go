@@ -8,8 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -107,14 +110,14 @@ func (ts *testServer) do(method, path string, body any) resp {
 }
 
 // want checks the status and, for errors, the protocol code.
-func (ts *testServer) want(r resp, status, code int) map[string]any {
+func (ts *testServer) want(r resp, status int, code wire.Code) map[string]any {
 	ts.t.Helper()
 	if r.status != status {
 		ts.t.Fatalf("status = %d, want %d; body %s", r.status, status, r.body)
 	}
 	m := r.json(ts.t)
 	if code != 0 {
-		if got := r.code(ts.t); got != code {
+		if got := wire.Code(r.code(ts.t)); got != code {
 			ts.t.Fatalf("code = %d, want %d; body %s", got, code, r.body)
 		}
 	}
@@ -134,4 +137,16 @@ func (ts *testServer) createSandbox(wsID string, extra map[string]any) map[strin
 		body[k] = v
 	}
 	return ts.want(ts.do("POST", "/api/v1/sandboxes", body), 200, 0)
+}
+
+// eventually polls cond until it holds, failing the test after 30 s.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -105,13 +104,6 @@ func Listen(cfg Config) (*Instance, error) {
 	}()
 	cfg.Logger.Info("workspace server listening", "url", in.URL, "nfs", in.NFSAddr, "base_mode", cfg.BaseMode, "features", s.Features())
 	return in, nil
-}
-
-// Port returns the port of the HTTP listener.
-func (in *Instance) Port() int {
-	_, p, _ := net.SplitHostPort(in.HTTPAddr)
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // Close stops accepting requests, kills every sandbox (which ends

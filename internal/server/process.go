@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // baseModeRunCap is upstream's cap for a run without timeout.
@@ -73,7 +73,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ex := sandbox.ExecRequest{Command: *req.Command, Args: req.Args, Env: req.Env, Cwd: req.Cwd}
+	ex := ExecRequest{Command: *req.Command, Args: req.Args, Env: req.Env, Cwd: req.Cwd}
 	if req.Timeout != nil {
 		ex.Timeout = s.runTimeout(*req.Timeout)
 	} else {
@@ -84,7 +84,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		if b64 {
 			n, err := base64.StdEncoding.Decode(ex.Stdin, ex.Stdin)
 			if err != nil {
-				writeErrorDetails(w, http.StatusBadRequest, codeInvalidParameter, "stdin is not valid base64", err.Error())
+				writeErrorDetails(w, wire.CodeInvalidParameter, "stdin is not valid base64", err.Error())
 				return
 			}
 			ex.Stdin = ex.Stdin[:n]
@@ -104,22 +104,22 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 
 // runError writes the error of a failed run; a timeout (504/4002) carries
 // the partial output in "stdout" and "stderr".
-func (s *Server) runError(w http.ResponseWriter, err error, res *sandbox.ExecResult, b64 bool) {
+func (s *Server) runError(w http.ResponseWriter, err error, res *ExecResult, b64 bool) {
 	switch {
-	case errors.Is(err, sandbox.ErrTimeout):
-		body := &errorBody{Code: codeProcessTimeout, Message: "Process timed out"}
+	case errors.Is(err, errRunTimeout):
+		body := &errorBody{Code: wire.CodeProcessTimeout, Message: "Process timed out"}
 		var so, se string
 		if res != nil {
 			so, se = encodeOutput(res.Stdout, b64), encodeOutput(res.Stderr, b64)
 		}
 		body.Stdout, body.Stderr = &so, &se
 		writeJSON(w, http.StatusGatewayTimeout, body)
-	case errors.Is(err, sandbox.ErrNotRunning):
-		writeError(w, http.StatusBadRequest, codeInvalidSandboxState, "Sandbox is not running")
-	case errors.Is(err, sandbox.ErrProcessNotFound):
-		writeError(w, http.StatusNotFound, codeProcessNotFound, "Process not found")
+	case errors.Is(err, errSandboxNotRunning):
+		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is not running")
+	case errors.Is(err, errProcessNotFound):
+		writeError(w, wire.CodeProcessNotFound, "Process not found")
 	default:
-		writeErrorDetails(w, http.StatusInternalServerError, codeProcessExecutionFailed, "Process execution failed", err.Error())
+		writeErrorDetails(w, wire.CodeProcessExecutionFailed, "Process execution failed", err.Error())
 	}
 }
 
@@ -138,7 +138,7 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request) {
 			writePlain(w, http.StatusBadRequest, "Invalid URL: Cannot parse `"+r.PathValue("pid")+"` to a `u32`")
 			return
 		}
-		writeError(w, http.StatusBadRequest, codeInvalidParameter, "invalid pid: "+r.PathValue("pid"))
+		writeError(w, wire.CodeInvalidParameter, "invalid pid: "+r.PathValue("pid"))
 		return
 	}
 	var req killRequest

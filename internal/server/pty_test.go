@@ -31,10 +31,7 @@ func readUntil(t *testing.T, ctx context.Context, c *websocket.Conn, s string) s
 }
 
 func TestPTYWire(t *testing.T) {
-	old := ptyPingInterval
-	ptyPingInterval = 100 * time.Millisecond
-	t.Cleanup(func() { ptyPingInterval = old })
-	ts, sid := newRealServer(t, nil)
+	ts, sid := newRealServer(t, func(c *Config) { c.PTYPingInterval = 100 * time.Millisecond })
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -64,7 +61,13 @@ func TestPTYWire(t *testing.T) {
 		if err := c.Write(ctx, websocket.MessageBinary, []byte("echo before-drop\n")); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(500 * time.Millisecond) // several ping intervals, no reads
+		// No reads: the unanswered pings make the server drop the socket.
+		eventually(t, "the unanswered socket is dropped", func() bool {
+			pe := ts.ptys.get(sid, id)
+			pe.mu.Lock()
+			defer pe.mu.Unlock()
+			return pe.att == nil
+		})
 		var gotErr error
 		for gotErr == nil {
 			var typ websocket.MessageType

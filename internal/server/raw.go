@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // Feature files.raw: GET and PUT /workspaces/{id}/files/raw?path=P move the
@@ -22,19 +24,6 @@ import (
 // file routes' rules (confinement 403/7003, directories 400/3005, special
 // files refused).
 
-func init() {
-	registerExtension(extension{
-		feature: "files.raw",
-		register: func(s *Server) {
-			if s.cfg.BaseMode {
-				return // upstream has no such route
-			}
-			s.handle("GET /api/v1/workspaces/{id}/files/raw", s.handleRawRead)
-			s.handle("PUT /api/v1/workspaces/{id}/files/raw", s.handleRawWrite)
-		},
-	})
-}
-
 // rawBufSize is the copy buffer of one upload: large enough to keep the
 // syscall count low, small enough that memory stays flat.
 const rawBufSize = 256 << 10
@@ -46,13 +35,13 @@ const rawTempName = ".upload"
 var rawBufPool = sync.Pool{New: func() any { b := make([]byte, rawBufSize); return &b }}
 
 func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
-	root, p, rel, ok := s.fileRequest(w, r, true)
+	wf, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
 		return
 	}
-	f, fi, err := openRegular(root, rel)
+	f, fi, err := wf.openRegular(rel)
 	if err != nil {
-		fsError(w, err, p)
+		writeFileError(w, err, p)
 		return
 	}
 	defer f.Close()
@@ -71,29 +60,29 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		s.uploadTooLarge(w)
 		return
 	}
-	root, p, rel, ok := s.fileRequest(w, r, true)
+	wf, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
 		return
 	}
 	// Refuse what cannot work before reading the body: escapes (403),
 	// directories, a file in the way of a parent.
 	if _, _, err := splitRel(rel); err != nil {
-		fsError(w, err, p)
+		writeFileError(w, err, p)
 		return
 	}
-	if fi, err := root.Lstat(rel); err == nil && fi.IsDir() {
-		fsError(w, syscall.EISDIR, p)
+	if fi, err := wf.Lstat(rel); err == nil && fi.IsDir() {
+		writeFileError(w, syscall.EISDIR, p)
 		return
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		fsError(w, err, p)
+		writeFileError(w, err, p)
 		return
 	}
 	// The temporary file lives in the workspace root and missing parents
 	// are created only once the body is complete: a dropped upload leaves
 	// nothing behind, not even directories.
-	f, tmp, err := s.createTemp(root, rawTempName)
+	f, tmp, err := wf.createTemp(rawTempName)
 	if err != nil {
-		fsError(w, err, p)
+		writeFileError(w, err, p)
 		return
 	}
 	var body io.Reader = r.Body
@@ -110,7 +99,7 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		err = cerr
 	}
 	if err != nil {
-		root.Remove(tmp)
+		wf.Remove(tmp)
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
@@ -118,27 +107,27 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		case src.err != nil:
 			// Most likely the client went away mid-body; if it is
 			// still there it learns why.
-			writeErrorDetails(w, http.StatusBadRequest, codeInvalidRequest, "upload interrupted: "+p, err.Error())
+			writeErrorDetails(w, wire.CodeInvalidRequest, "upload interrupted: "+p, err.Error())
 		default:
-			fsError(w, err, p)
+			writeFileError(w, err, p)
 		}
 		return
 	}
 	dir, _, _ := splitRel(rel)
-	if err := s.mkdirAll(root, dir); err != nil {
-		root.Remove(tmp)
-		fsError(w, err, p)
+	if err := wf.mkdirAll(dir); err != nil {
+		wf.Remove(tmp)
+		writeFileError(w, err, p)
 		return
 	}
-	if err := s.commitTemp(root, tmp, rel); err != nil {
-		fsError(w, err, p)
+	if err := wf.commitTemp(tmp, rel); err != nil {
+		writeFileError(w, err, p)
 		return
 	}
 	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
 }
 
 func (s *Server) uploadTooLarge(w http.ResponseWriter) {
-	writeError(w, http.StatusRequestEntityTooLarge, codeInvalidRequest,
+	writeErrorStatus(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest,
 		fmt.Sprintf("upload larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))
 }
 

@@ -11,42 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-)
 
-// Protocol error codes (PROTOCOL.md).
-const (
-	codeInvalidRequest         = 1001
-	codeInvalidParameter       = 1002
-	codeInternal               = 1003
-	codeNotImplemented         = 1004
-	codeUnauthorized           = 1005
-	codeSandboxNotFound        = 2001
-	codeTemplateNotFound       = 2003
-	codeInvalidSandboxState    = 2004
-	codeSandboxLimitExceeded   = 2005
-	codeFileNotFound           = 3001
-	codeFileAlreadyExists      = 3002
-	codePermissionDenied       = 3003
-	codeInvalidPath            = 3004
-	codeNotADirectory          = 3005
-	codeDirectoryNotEmpty      = 3006
-	codeProcessNotFound        = 4001
-	codeProcessTimeout         = 4002
-	codeProcessExecutionFailed = 4003
-	codeDatabaseError          = 6001
-	codeWorkspaceNotFound      = 7001
-	codeWorkspaceHasActive     = 7002
-	codePathNotAllowed         = 7003
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // errorBody is the JSON error envelope. Stdout and Stderr carry partial
 // output of a timed-out run.
 type errorBody struct {
-	Code    int     `json:"code"`
-	Message string  `json:"message"`
-	Details string  `json:"details,omitempty"`
-	Stdout  *string `json:"stdout,omitempty"`
-	Stderr  *string `json:"stderr,omitempty"`
+	Code    wire.Code `json:"code"`
+	Message string    `json:"message"`
+	Details string    `json:"details,omitempty"`
+	Stdout  *string   `json:"stdout,omitempty"`
+	Stderr  *string   `json:"stderr,omitempty"`
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -60,7 +36,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		buf.Reset()
-		fmt.Fprintf(buf, `{"code":%d,"message":"encode response: %s"}`+"\n", codeInternal, strings.ReplaceAll(err.Error(), `"`, `'`))
+		fmt.Fprintf(buf, `{"code":%d,"message":"encode response: %s"}`+"\n", wire.CodeInternal, strings.ReplaceAll(err.Error(), `"`, `'`))
 		status = http.StatusInternalServerError
 	}
 	h := w.Header()
@@ -73,13 +49,26 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	}
 }
 
-// writeError writes the JSON error envelope {code, message}.
-func writeError(w http.ResponseWriter, status, code int, msg string) {
+// writeError writes the JSON error envelope {code, message} with the HTTP
+// status of code in the wire table.
+func writeError(w http.ResponseWriter, code wire.Code, msg string) {
+	writeErrorStatus(w, wire.Status(code), code, msg)
+}
+
+// writeErrorStatus writes the JSON error envelope {code, message} with an
+// HTTP status other than the wire table's (a few answers keep upstream's).
+func writeErrorStatus(w http.ResponseWriter, status int, code wire.Code, msg string) {
 	writeJSON(w, status, &errorBody{Code: code, Message: msg})
 }
 
-// writeErrorDetails writes the JSON error envelope with details.
-func writeErrorDetails(w http.ResponseWriter, status, code int, msg, details string) {
+// writeErrorDetails writes the JSON error envelope with details, with the
+// HTTP status of code in the wire table.
+func writeErrorDetails(w http.ResponseWriter, code wire.Code, msg, details string) {
+	writeErrorDetailsStatus(w, wire.Status(code), code, msg, details)
+}
+
+// writeErrorDetailsStatus is writeErrorDetails with an explicit HTTP status.
+func writeErrorDetailsStatus(w http.ResponseWriter, status int, code wire.Code, msg, details string) {
 	writeJSON(w, status, &errorBody{Code: code, Message: msg, Details: details})
 }
 
@@ -121,7 +110,7 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 			s.tooLarge(w)
 			return false
 		}
-		s.badRequest(w, codeInvalidRequest, "failed to read request body: "+err.Error())
+		s.badRequest(w, wire.CodeInvalidRequest, "failed to read request body: "+err.Error())
 		return false
 	}
 	if len(bytes.TrimSpace(data)) == 0 && !s.cfg.BaseMode {
@@ -136,7 +125,7 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 		if s.cfg.BaseMode {
 			writePlain(w, http.StatusBadRequest, "Failed to parse the request body as JSON: "+err.Error())
 		} else {
-			writeErrorDetails(w, http.StatusBadRequest, codeInvalidRequest, "Invalid JSON body", err.Error())
+			writeErrorDetails(w, wire.CodeInvalidRequest, "Invalid JSON body", err.Error())
 		}
 		return false
 	}
@@ -156,7 +145,7 @@ func (s *Server) tooLarge(w http.ResponseWriter) {
 		writePlain(w, http.StatusRequestEntityTooLarge, "Failed to buffer the request body: length limit exceeded")
 		return
 	}
-	writeError(w, http.StatusRequestEntityTooLarge, codeInvalidRequest, fmt.Sprintf("request body larger than %d bytes", s.bodyLimit))
+	writeErrorStatus(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest, fmt.Sprintf("request body larger than %d bytes", s.bodyLimit))
 }
 
 // wrongShape answers a body whose JSON has the wrong shape: 400/1002 in
@@ -166,7 +155,7 @@ func (s *Server) wrongShape(w http.ResponseWriter, msg string) {
 		writePlain(w, http.StatusUnprocessableEntity, "Failed to deserialize the JSON body into the target type: "+msg)
 		return
 	}
-	writeError(w, http.StatusBadRequest, codeInvalidParameter, msg)
+	writeError(w, wire.CodeInvalidParameter, msg)
 }
 
 // missingField answers a body that lacks a required field.
@@ -181,18 +170,18 @@ func (s *Server) badQuery(w http.ResponseWriter, msg string) {
 		writePlain(w, http.StatusBadRequest, "Failed to deserialize query string: "+msg)
 		return
 	}
-	writeError(w, http.StatusBadRequest, codeInvalidParameter, msg)
+	writeError(w, wire.CodeInvalidParameter, msg)
 }
 
-func (s *Server) badRequest(w http.ResponseWriter, code int, msg string) {
-	writeError(w, http.StatusBadRequest, code, msg)
+func (s *Server) badRequest(w http.ResponseWriter, code wire.Code, msg string) {
+	writeErrorStatus(w, http.StatusBadRequest, code, msg)
 }
 
 // ServeHTTP checks auth, then routes. Unknown routes (404) and wrong
 // methods (405) get the JSON envelope in full mode.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
-		writeError(w, http.StatusUnauthorized, codeUnauthorized, "Unauthorized")
+		writeError(w, wire.CodeUnauthorized, "Unauthorized")
 		return
 	}
 	if h, pattern := s.mux.Handler(r); pattern == "" {
@@ -222,12 +211,12 @@ func (s *Server) serveUnmatched(w http.ResponseWriter, r *http.Request, h http.H
 	h.ServeHTTP(cw, r)
 	switch cw.status {
 	case http.StatusNotFound:
-		writeError(w, http.StatusNotFound, codeInvalidRequest, "Not found: "+r.Method+" "+r.URL.Path)
+		writeErrorStatus(w, http.StatusNotFound, wire.CodeInvalidRequest, "Not found: "+r.Method+" "+r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		if a := cw.h.Get("Allow"); a != "" {
 			w.Header().Set("Allow", a)
 		}
-		writeError(w, http.StatusMethodNotAllowed, codeInvalidRequest, "Method not allowed: "+r.Method+" "+r.URL.Path)
+		writeErrorStatus(w, http.StatusMethodNotAllowed, wire.CodeInvalidRequest, "Method not allowed: "+r.Method+" "+r.URL.Path)
 	default:
 		for k, v := range cw.h {
 			w.Header()[k] = v

@@ -3,65 +3,84 @@ package server
 import (
 	"net/http"
 	"slices"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
-// handle registers h for a Go 1.22 ServeMux pattern such as
-// "GET /api/v1/sandboxes/{id}". Extension files call it from their
-// register function.
-func (s *Server) handle(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+// apiPrefix is the path prefix of every route.
+const apiPrefix = "/api/v1"
 
-// routes builds the route table: the base protocol, then every registered
-// extension; it also computes the advertised features.
+// routes builds the route table (every route the server answers is listed
+// here) and computes the advertised features from featureTable.
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
-	const p = "/api/v1"
+	handle := func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+	const p = apiPrefix
 
-	s.handle("GET "+p+"/health", s.handleHealth)
+	handle("GET "+p+"/health", s.handleHealth)
 
-	s.handle("POST "+p+"/workspaces", s.handleCreateWorkspace)
-	s.handle("GET "+p+"/workspaces", s.handleListWorkspaces)
-	s.handle("GET "+p+"/workspaces/{id}", s.handleGetWorkspace)
-	s.handle("DELETE "+p+"/workspaces/{id}", s.handleDeleteWorkspace)
+	handle("POST "+p+"/workspaces", s.handleCreateWorkspace)
+	handle("GET "+p+"/workspaces", s.handleListWorkspaces)
+	handle("GET "+p+"/workspaces/{id}", s.handleGetWorkspace)
+	handle("DELETE "+p+"/workspaces/{id}", s.handleDeleteWorkspace)
 
-	s.handle("GET "+p+"/workspaces/{id}/files", s.handleReadFile)
-	s.handle("PUT "+p+"/workspaces/{id}/files", s.handleWriteFile)
-	s.handle("DELETE "+p+"/workspaces/{id}/files", s.handleDeleteFile)
-	s.handle("GET "+p+"/workspaces/{id}/files/list", s.handleListFiles)
-	s.handle("GET "+p+"/workspaces/{id}/files/info", s.handleFileInfo)
-	s.handle("POST "+p+"/workspaces/{id}/files/mkdir", s.handleMkdir)
-	s.handle("POST "+p+"/workspaces/{id}/files/move", s.handleMove)
-	s.handle("POST "+p+"/workspaces/{id}/files/copy", s.handleCopy)
-
-	s.handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
-	s.handle("GET "+p+"/sandboxes", s.handleListSandboxes)
-	s.handle("GET "+p+"/sandboxes/{id}", s.handleGetSandbox)
-	s.handle("DELETE "+p+"/sandboxes/{id}", s.handleDeleteSandbox)
-
-	s.handle("POST "+p+"/sandboxes/{id}/process/run", s.handleRun)
-	s.handle("POST "+p+"/sandboxes/{id}/process/{pid}/kill", s.handleKill)
-
-	var features []string
-	if !s.cfg.BaseMode {
-		features = append(features, "binary", "process.stdin")
-		if s.apiKey != nil {
-			features = append(features, "auth")
-		}
+	handle("GET "+p+"/workspaces/{id}/files", s.handleReadFile)
+	handle("PUT "+p+"/workspaces/{id}/files", s.handleWriteFile)
+	handle("DELETE "+p+"/workspaces/{id}/files", s.handleDeleteFile)
+	handle("GET "+p+"/workspaces/{id}/files/list", s.handleListFiles)
+	handle("GET "+p+"/workspaces/{id}/files/info", s.handleFileInfo)
+	handle("POST "+p+"/workspaces/{id}/files/mkdir", s.handleMkdir)
+	handle("POST "+p+"/workspaces/{id}/files/move", s.handleMove)
+	handle("POST "+p+"/workspaces/{id}/files/copy", s.handleCopy)
+	if !s.cfg.BaseMode { // upstream has no raw file routes
+		handle("GET "+p+"/workspaces/{id}/files/raw", s.handleRawRead)
+		handle("PUT "+p+"/workspaces/{id}/files/raw", s.handleRawWrite)
 	}
-	for _, e := range extensions {
-		e.register(s)
-		if e.feature == "" {
-			continue
-		}
-		on := !s.cfg.BaseMode
-		if e.enabled != nil {
-			on = e.enabled(s)
-		}
-		if on {
-			features = append(features, e.feature)
+
+	handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
+	handle("GET "+p+"/sandboxes", s.handleListSandboxes)
+	handle("GET "+p+"/sandboxes/{id}", s.handleGetSandbox)
+	handle("DELETE "+p+"/sandboxes/{id}", s.handleDeleteSandbox)
+
+	handle("POST "+p+"/sandboxes/{id}/process/run", s.handleRun)
+	handle("GET "+p+"/sandboxes/{id}/process/run/stream", s.handleRunStream)
+	handle("POST "+p+"/sandboxes/{id}/process/{pid}/kill", s.handleKill)
+
+	handle("POST "+p+"/sandboxes/{id}/pty", s.handlePTYCreate)
+	handle("GET "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYSocket)
+	handle("POST "+p+"/sandboxes/{id}/pty/{pty_id}/resize", s.handlePTYResize)
+	handle("DELETE "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYKill)
+
+	s.features = s.enabledFeatures()
+}
+
+// featureTable lists every feature the server can advertise and when it is
+// on.
+var featureTable = []struct {
+	name    string
+	enabled func(*Server) bool
+}{
+	{wire.FeatureBinary, fullMode},
+	{wire.FeatureProcessStdin, fullMode},
+	{wire.FeatureAuth, func(s *Server) bool { return fullMode(s) && s.apiKey != nil }},
+	{wire.FeatureFilesRaw, fullMode},
+	{wire.FeatureProcessStream, fullMode},
+	{wire.FeaturePTY, fullMode},
+}
+
+// fullMode reports whether the server runs outside base mode.
+func fullMode(s *Server) bool { return !s.cfg.BaseMode }
+
+// enabledFeatures returns the sorted names of the features that are on.
+func (s *Server) enabledFeatures() []string {
+	var features []string
+	for _, f := range featureTable {
+		if f.enabled(s) {
+			features = append(features, f.name)
 		}
 	}
 	slices.Sort(features)
-	s.features = slices.Compact(features)
+	return features
 }
 
 type healthResponse struct {

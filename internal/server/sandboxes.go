@@ -10,7 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/internal/wire"
+
 	"github.com/elevo/workspace-sdk-go/internal/store"
 )
 
@@ -104,7 +105,7 @@ func (s *Server) sandbox(w http.ResponseWriter, r *http.Request) *sandboxEntry {
 	id := r.PathValue("id")
 	e := s.sandboxByID(id)
 	if e == nil {
-		writeError(w, http.StatusNotFound, codeSandboxNotFound, "Sandbox not found: "+id)
+		writeError(w, wire.CodeSandboxNotFound, "Sandbox not found: "+id)
 	}
 	return e
 }
@@ -121,7 +122,7 @@ func (s *Server) runningSandbox(w http.ResponseWriter, r *http.Request) (*sandbo
 	st, rt := e.rec.State, e.rt
 	e.mu.Unlock()
 	if st != stateRunning || rt == nil {
-		writeError(w, http.StatusBadRequest, codeInvalidSandboxState, "Sandbox is not running: "+e.rec.ID+" (state "+st+")")
+		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is not running: "+e.rec.ID+" (state "+st+")")
 		return nil, nil, false
 	}
 	return e, rt, true
@@ -163,7 +164,7 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	}
 	rootfs, ok := s.templates[tmpl]
 	if !ok {
-		writeError(w, http.StatusNotFound, codeTemplateNotFound, "Template not found: "+tmpl)
+		writeError(w, wire.CodeTemplateNotFound, "Template not found: "+tmpl)
 		return
 	}
 	t := now()
@@ -183,15 +184,15 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case ws == nil:
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, codeWorkspaceNotFound, "Workspace not found: "+e.rec.WorkspaceID)
+		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+e.rec.WorkspaceID)
 		return
 	case s.closed:
 		s.mu.Unlock()
-		writeError(w, http.StatusServiceUnavailable, codeInternal, "Server is shutting down")
+		writeErrorStatus(w, http.StatusServiceUnavailable, wire.CodeInternal, "Server is shutting down")
 		return
 	case s.cfg.MaxSandboxes > 0 && s.active >= s.cfg.MaxSandboxes:
 		s.mu.Unlock()
-		writeError(w, http.StatusTooManyRequests, codeSandboxLimitExceeded, "Sandbox limit exceeded")
+		writeError(w, wire.CodeSandboxLimitExceeded, "Sandbox limit exceeded")
 		return
 	}
 	s.active++
@@ -203,7 +204,7 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	env["WORKSPACE_SANDBOX_ID"] = e.rec.ID
 	env["WORKSPACE_WORKSPACE_ID"] = e.rec.WorkspaceID
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StartTimeout)
-	rt, err := s.rt.Start(ctx, sandbox.Spec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env})
+	rt, err := s.rt.Start(ctx, SandboxSpec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env})
 	cancel()
 	if err != nil {
 		e.mu.Lock()
@@ -217,7 +218,7 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		s.persist(e)
 		s.log.Warn("sandbox start failed", "id", e.rec.ID, "err", err)
-		writeErrorDetails(w, http.StatusInternalServerError, codeInternal, "Failed to start sandbox "+e.rec.ID, msg)
+		writeErrorDetails(w, wire.CodeInternal, "Failed to start sandbox "+e.rec.ID, msg)
 		return
 	}
 	e.mu.Lock()
@@ -321,11 +322,11 @@ func (s *Server) handleDeleteSandbox(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case st == stateStarting:
 		e.mu.Unlock()
-		writeError(w, http.StatusBadRequest, codeInvalidSandboxState, "Sandbox is starting: "+e.rec.ID)
+		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is starting: "+e.rec.ID)
 		return
 	case s.cfg.BaseMode && !force && st == stateRunning:
 		e.mu.Unlock()
-		writeError(w, http.StatusBadRequest, codeInvalidSandboxState, "Sandbox is running; stop it or delete with force=true: "+e.rec.ID)
+		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is running; stop it or delete with force=true: "+e.rec.ID)
 		return
 	}
 	if rt != nil && st == stateRunning {

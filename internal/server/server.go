@@ -8,6 +8,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,10 +21,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/store"
 )
 
@@ -83,37 +82,15 @@ type Config struct {
 	// Runtime replaces the bubblewrap runtime (tests); default a
 	// sandbox.Manager built from the fields above.
 	Runtime Runtime
+	// StreamHeartbeat is the heartbeat interval of run/stream; default
+	// DefaultHeartbeat.
+	StreamHeartbeat time.Duration
+	// PTYPingInterval is how often an attached PTY socket is pinged;
+	// default DefaultPTYPingInterval.
+	PTYPingInterval time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 }
-
-// Runtime starts sandboxes. *sandbox.Manager is adapted to it by default.
-type Runtime interface {
-	Start(ctx context.Context, spec sandbox.Spec) (SandboxRuntime, error)
-	Close() error
-}
-
-// SandboxRuntime is one live sandbox; *sandbox.Sandbox implements it.
-type SandboxRuntime interface {
-	Run(ctx context.Context, req sandbox.ExecRequest) (*sandbox.ExecResult, error)
-	Start(ctx context.Context, req sandbox.ExecRequest) (*sandbox.Process, error)
-	Signal(pid int, sig syscall.Signal) error
-	OpenPTY(ctx context.Context, req sandbox.PTYRequest) (*sandbox.PTY, error)
-	Stop(grace time.Duration) error
-	Done() <-chan struct{}
-}
-
-type managerRuntime struct{ m *sandbox.Manager }
-
-func (m managerRuntime) Start(ctx context.Context, spec sandbox.Spec) (SandboxRuntime, error) {
-	sb, err := m.m.Start(ctx, spec)
-	if err != nil {
-		return nil, err
-	}
-	return sb, nil
-}
-
-func (m managerRuntime) Close() error { return m.m.Close() }
 
 // Server is the reference server. It is an http.Handler; Close stops every
 // sandbox and closes the store.
@@ -125,6 +102,7 @@ type Server struct {
 	mux       *http.ServeMux
 	features  []string
 	templates map[string]string
+	ptys      *ptyTable
 	bodyLimit int64
 	apiKey    []byte
 	chown     bool // euid == 0: chown created files to cfg.UID/GID
@@ -145,25 +123,6 @@ type Server struct {
 	closeOnce  sync.Once
 	closeErr   error
 }
-
-// extension adds routes to every Server and may advertise a feature.
-// Files such as stream.go, pty.go and raw.go call registerExtension from
-// init().
-type extension struct {
-	// feature is advertised by GET /health when enabled; "" = none.
-	feature string
-	// enabled reports whether the feature is on; nil = on outside base mode.
-	enabled func(*Server) bool
-	// register adds the routes with s.handle; it runs in every mode (check
-	// s.cfg.BaseMode to serve upstream's behaviour there).
-	register func(*Server)
-}
-
-var extensions []extension
-
-// registerExtension adds e to every Server built afterwards. Call it from
-// init().
-func registerExtension(e extension) { extensions = append(extensions, e) }
 
 // New opens the store in cfg.DataDir, reconciles sandboxes left by a
 // previous run (they become stopped), loads workspaces and starts the
@@ -191,6 +150,12 @@ func New(cfg Config) (*Server, error) {
 			cfg.MaxBodyBytes = 2 << 20
 		}
 	}
+	if cfg.StreamHeartbeat == 0 {
+		cfg.StreamHeartbeat = DefaultHeartbeat
+	}
+	if cfg.PTYPingInterval == 0 {
+		cfg.PTYPingInterval = DefaultPTYPingInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -201,6 +166,7 @@ func New(cfg Config) (*Server, error) {
 		chown:      os.Geteuid() == 0,
 		workspaces: map[string]*workspaceEntry{},
 		sandboxes:  map[string]*sandboxEntry{},
+		ptys:       newPTYTable(),
 	}
 	if cfg.APIKey != "" {
 		s.apiKey = []byte(cfg.APIKey)
@@ -245,15 +211,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			s.rmRunDir = true
 		}
-		m, err := sandbox.NewManager(sandbox.Config{
-			BwrapPath:    cfg.BwrapPath,
-			AgentPath:    cfg.AgentPath,
-			RunDir:       s.runDir,
-			ShareNetwork: cfg.ShareNetwork,
-			UID:          cfg.UID,
-			GID:          cfg.GID,
-			Logger:       cfg.Logger,
-		})
+		rt, err := newBwrapRuntime(cfg, s.runDir)
 		if err != nil {
 			s.store.Close()
 			if s.rmRunDir {
@@ -261,7 +219,7 @@ func New(cfg Config) (*Server, error) {
 			}
 			return nil, fmt.Errorf("server: sandbox runtime: %w", err)
 		}
-		s.rt = managerRuntime{m}
+		s.rt = rt
 	}
 	s.routes()
 	return s, nil
@@ -364,6 +322,7 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
+// now is the time stamps of records: UTC.
 func now() time.Time { return time.Now().UTC() }
 
 // newID returns a lowercase UUIDv4.
@@ -388,7 +347,7 @@ func newID() string {
 // validObject reports whether raw is absent, null or a JSON object, and
 // returns it normalised ({} for absent or null).
 func validObject(raw json.RawMessage) (json.RawMessage, bool) {
-	t := bytesTrim(raw)
+	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || string(t) == "null" {
 		return json.RawMessage("{}"), true
 	}
@@ -396,14 +355,4 @@ func validObject(raw json.RawMessage) (json.RawMessage, bool) {
 		return nil, false
 	}
 	return json.RawMessage(t), true
-}
-
-func bytesTrim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\n' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -15,21 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
-
-func init() {
-	registerExtension(extension{
-		feature: "process.stream",
-		register: func(s *Server) {
-			s.handle("GET /api/v1/sandboxes/{id}/process/run/stream", s.handleRunStream)
-		},
-	})
-}
-
-// streamHeartbeat is the heartbeat interval of run/stream (tests shorten it
-// before starting a server).
-var streamHeartbeat = DefaultHeartbeat
 
 // handleRunStream serves GET /sandboxes/{id}/process/run/stream. Errors
 // found before the process starts are JSON errors; then the response is an
@@ -56,10 +43,10 @@ func (s *Server) handleRunStream(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var qe *queryError
 		if errors.As(err, &qe) {
-			writeError(w, http.StatusBadRequest, qe.code, qe.message)
+			writeErrorStatus(w, http.StatusBadRequest, qe.code, qe.message)
 			return
 		}
-		writeError(w, http.StatusBadRequest, codeInvalidParameter, err.Error())
+		writeError(w, wire.CodeInvalidParameter, err.Error())
 		return
 	}
 	proc, err := rt.Start(r.Context(), req.exec)
@@ -67,7 +54,7 @@ func (s *Server) handleRunStream(w http.ResponseWriter, r *http.Request) {
 		s.runError(w, err, nil, false)
 		return
 	}
-	streamProcess(r.Context(), w, proc, req, streamHeartbeat)
+	streamProcess(r.Context(), w, proc, req, s.cfg.StreamHeartbeat)
 }
 
 // DefaultHeartbeat is the idle interval after which run/stream sends an SSE
@@ -92,14 +79,14 @@ const streamCoalesce = 256 << 10
 
 // streamRequest is a parsed run/stream query.
 type streamRequest struct {
-	exec    sandbox.ExecRequest // Timeout left 0: the stream enforces it
+	exec    ExecRequest // Timeout left 0: the stream enforces it
 	timeout time.Duration
 	base64  bool
 }
 
 // queryError is a bad run/stream query (400 with code).
 type queryError struct {
-	code    int
+	code    wire.Code
 	message string
 }
 
@@ -111,23 +98,23 @@ func parseStreamQuery(q url.Values, b64, stdinAllowed bool) (*streamRequest, err
 	req := &streamRequest{base64: b64}
 	req.exec.Command = q.Get("command")
 	if req.exec.Command == "" {
-		return nil, &queryError{codeInvalidRequest, "query parameter command is required"}
+		return nil, &queryError{wire.CodeInvalidRequest, "query parameter command is required"}
 	}
 	if s := q.Get("args"); s != "" {
 		if err := json.Unmarshal([]byte(s), &req.exec.Args); err != nil {
-			return nil, &queryError{codeInvalidParameter, "query parameter args must be a JSON array of strings"}
+			return nil, &queryError{wire.CodeInvalidParameter, "query parameter args must be a JSON array of strings"}
 		}
 	}
 	if s := q.Get("env"); s != "" {
 		if err := json.Unmarshal([]byte(s), &req.exec.Env); err != nil {
-			return nil, &queryError{codeInvalidParameter, "query parameter env must be a JSON object of strings"}
+			return nil, &queryError{wire.CodeInvalidParameter, "query parameter env must be a JSON object of strings"}
 		}
 	}
 	req.exec.Cwd = q.Get("cwd")
 	if s := q.Get("timeout"); s != "" {
 		ms, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || ms < 0 {
-			return nil, &queryError{codeInvalidParameter, "query parameter timeout must be a non-negative integer (milliseconds)"}
+			return nil, &queryError{wire.CodeInvalidParameter, "query parameter timeout must be a non-negative integer (milliseconds)"}
 		}
 		req.timeout = time.Duration(ms) * time.Millisecond
 	}
@@ -136,7 +123,7 @@ func parseStreamQuery(q url.Values, b64, stdinAllowed bool) (*streamRequest, err
 		if b64 {
 			b, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				return nil, &queryError{codeInvalidParameter, "query parameter stdin is not valid base64"}
+				return nil, &queryError{wire.CodeInvalidParameter, "query parameter stdin is not valid base64"}
 			}
 			req.exec.Stdin = b
 		} else {
@@ -340,16 +327,16 @@ func completeUTF8(b []byte) int {
 
 // errorEvent is the data of an SSE "error" event.
 type errorEvent struct {
-	Type    string `json:"type"`
-	Code    int    `json:"code"`
-	Message string `json:"message"`
+	Type    string    `json:"type"`
+	Code    wire.Code `json:"code"`
+	Message string    `json:"message"`
 }
 
 // streamProcess streams a started process as SSE on w until it exits,
 // the timeout elapses (its group is killed, then an error event with code
 // 4002), or ctx ends (the client went away: its group is killed). It
 // always reaps the process and joins its pumps before returning.
-func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Process, req *streamRequest, heartbeat time.Duration) {
+func streamProcess(ctx context.Context, w http.ResponseWriter, proc *Process, req *streamRequest, heartbeat time.Duration) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -438,13 +425,13 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *sandbox.Pro
 	code, err := proc.Wait()
 	switch {
 	case timedOut:
-		_ = sw.event("error", errorEvent{"error", codeProcessTimeout, fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds())})
-	case errors.Is(err, sandbox.ErrNotRunning):
+		_ = sw.event("error", errorEvent{"error", wire.CodeProcessTimeout, fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds())})
+	case errors.Is(err, errSandboxNotRunning):
 		// The sandbox ended under the process (deleted, timed out, server
 		// shutting down): there is no exit status, and the client must see
 		// an interrupted stream rather than a made-up result.
 	case err != nil && !errors.Is(err, context.Canceled):
-		_ = sw.event("error", errorEvent{"error", codeProcessExecutionFailed, err.Error()})
+		_ = sw.event("error", errorEvent{"error", wire.CodeProcessExecutionFailed, err.Error()})
 	default:
 		_ = sw.event("exit", struct {
 			Type string `json:"type"`

@@ -76,10 +76,7 @@ func streamPath(sid string, q url.Values) string {
 }
 
 func TestRunStreamWire(t *testing.T) {
-	old := streamHeartbeat
-	streamHeartbeat = 50 * time.Millisecond
-	t.Cleanup(func() { streamHeartbeat = old })
-	ts, sid := newRealServer(t, nil)
+	ts, sid := newRealServer(t, func(c *Config) { c.StreamHeartbeat = 50 * time.Millisecond })
 
 	t.Run("Events", func(t *testing.T) {
 		q := url.Values{"command": {"sh"}, "args": {`["-c","printf a; sleep 0.3; printf '\\377' >&2; exit 4"]`}, "encoding": {"base64"}}

@@ -6,7 +6,7 @@ import (
 	"os"
 )
 
-// builtinTemplates use the host-root layout (sandbox.Spec.RootFS "").
+// builtinTemplates use the host-root layout (SandboxSpec.RootFS "").
 var builtinTemplates = []string{"default", "workspace-base:latest", "workspace-test:latest"}
 
 // loadTemplates builds the template registry: the built-in names, then the

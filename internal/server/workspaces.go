@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elevo/workspace-sdk-go/internal/wire"
+
 	"github.com/elevo/workspace-sdk-go/internal/store"
 )
 
@@ -83,24 +85,29 @@ func (s *Server) workspace(w http.ResponseWriter, r *http.Request) *workspaceEnt
 	e := s.workspaces[id]
 	s.mu.RUnlock()
 	if e == nil {
-		writeError(w, http.StatusNotFound, codeWorkspaceNotFound, "Workspace not found: "+id)
+		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+id)
 	}
 	return e
 }
 
-// workspaceRoot looks up the {id} workspace and its os.Root, writing the
+// workspaceFiles looks up the {id} workspace and its file tree, writing the
 // error (404/7001, 500) when it fails. File handlers (and raw.go) use it.
-func (s *Server) workspaceRoot(w http.ResponseWriter, r *http.Request) (*workspaceEntry, *os.Root, bool) {
+func (s *Server) workspaceFiles(w http.ResponseWriter, r *http.Request) (*workspaceEntry, workspaceFiles, bool) {
 	e := s.workspace(w, r)
 	if e == nil {
-		return nil, nil, false
+		return nil, workspaceFiles{}, false
 	}
 	root, err := e.openRoot()
 	if err != nil {
-		writeErrorDetails(w, http.StatusInternalServerError, codeInternal, "Cannot open workspace", err.Error())
-		return nil, nil, false
+		writeErrorDetails(w, wire.CodeInternal, "Cannot open workspace", err.Error())
+		return nil, workspaceFiles{}, false
 	}
-	return e, root, true
+	return e, workspaceFiles{Root: root, owner: s.fileOwner()}, true
+}
+
+// fileOwner is the owner of files the server creates in workspaces.
+func (s *Server) fileOwner() fileOwner {
+	return fileOwner{uid: s.cfg.UID, gid: s.cfg.GID, chown: s.chown}
 }
 
 type createWorkspaceRequest struct {
@@ -122,12 +129,12 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
 	e.dir = filepath.Join(s.wsDir, e.rec.ID)
 	if err := s.makeWorkspaceDir(e.dir); err != nil {
-		writeErrorDetails(w, http.StatusInternalServerError, codeInternal, "Cannot create workspace directory", err.Error())
+		writeErrorDetails(w, wire.CodeInternal, "Cannot create workspace directory", err.Error())
 		return
 	}
 	if err := s.store.PutWorkspace(r.Context(), &e.rec); err != nil {
 		os.RemoveAll(e.dir)
-		writeErrorDetails(w, http.StatusInternalServerError, codeDatabaseError, "Database error", err.Error())
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error", err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -177,7 +184,7 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 	e := s.workspaces[id]
 	if e == nil {
 		s.mu.Unlock()
-		writeError(w, http.StatusNotFound, codeWorkspaceNotFound, "Workspace not found: "+id)
+		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+id)
 		return
 	}
 	var dead []string
@@ -190,7 +197,7 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		sb.mu.Unlock()
 		if isActive(st) {
 			s.mu.Unlock()
-			writeError(w, http.StatusConflict, codeWorkspaceHasActive, "Workspace has active sandboxes: "+id)
+			writeError(w, wire.CodeWorkspaceHasActiveSandboxes, "Workspace has active sandboxes: "+id)
 			return
 		}
 		dead = append(dead, sid)
