@@ -12,9 +12,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent() // integration tests start real sandboxes
 	goleak.VerifyTestMain(m)
 }
 

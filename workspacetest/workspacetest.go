@@ -11,7 +11,7 @@
 //
 // Sandboxes need bubblewrap: when bwrap is missing, NewServer skips the
 // test, or fails it when CI=true. A test binary that imports this package
-// works as its own sandbox agent.
+// works as its own sandbox agent: see the init function below.
 package workspacetest
 
 import (
@@ -29,6 +29,15 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
+
+// init makes every test binary that imports workspacetest its own sandbox
+// agent: the server started by NewServer re-executes the test binary
+// inside each sandbox, and a test that only calls NewServer has no other
+// hook that runs before the tests (its TestMain may not exist). This is
+// the project's one init function on purpose; it runs
+// sandbox.MaybeRunAgent, which returns at once unless the process was
+// started as an agent.
+func init() { sandbox.MaybeRunAgent() }
 
 // Option configures a Server; see the With functions.
 type Option struct{ apply func(*server.Config) }

@@ -14,10 +14,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/servecmd"
 )
 
 func main() {
+	sandbox.MaybeRunAgent() // this binary is also the sandbox agent
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := servecmd.Run(ctx, "workspace-server", os.Args[1:], os.Stderr, nil)
 	stop()

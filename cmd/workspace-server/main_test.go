@@ -21,11 +21,13 @@ import (
 	"go.uber.org/goleak"
 
 	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/servecmd"
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
 func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
 	// The signal test runs this test binary as the real command.
 	if os.Getenv("WORKSPACE_SERVER_TEST_MAIN") == "1" {
 		main()

@@ -9,9 +9,14 @@ import (
 
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 func TestConcurrent(t *testing.T) {
 	c, cleanup, err := exampleenv.Connect(t.Context())

@@ -6,9 +6,14 @@ import (
 
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 func TestContext(t *testing.T) {
 	out := exampletest.Run(t, run)

@@ -10,9 +10,14 @@ import (
 
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 const wantTail = `Wrote notes/hello.txt \(16 bytes\)
 Wrote notes/todo.txt \(31 bytes\)

@@ -23,6 +23,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
 // config holds the knobs shared by all measurements.
@@ -89,6 +91,7 @@ var rows = []row{
 }
 
 func main() {
+	sandbox.MaybeRunAgent() // this binary is also the sandbox agent
 	cfg := &config{}
 	flag.BoolVar(&cfg.quick, "quick", false, "fast run: fewer samples, smaller sizes")
 	flag.IntVar(&cfg.samples, "n", 0, "latency samples per figure (default 2000, quick 200)")

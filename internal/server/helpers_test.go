@@ -12,10 +12,14 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 type testServer struct {
 	*Server

@@ -127,7 +127,10 @@ func Connect(ctx context.Context) (*workspace.Client, func(), error) {
 // Main runs fn with a connected client and a context that ends on SIGINT or
 // SIGTERM, cleans up, and exits with status 1 after printing the error when
 // fn (or connecting) fails. It is the whole body of an example's main.
+// It first calls sandbox.MaybeRunAgent: the example binary is also the
+// agent of the embedded server's sandboxes.
 func Main(fn func(ctx context.Context, c *workspace.Client) error) {
+	sandbox.MaybeRunAgent()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, fn)
 	stop()

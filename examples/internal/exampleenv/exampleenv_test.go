@@ -6,9 +6,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 func TestEmbeddedServer(t *testing.T) {
 	t.Setenv(EnvAPIURL, "")

@@ -4,6 +4,15 @@
 // binary would save over re-executing the (much larger) server binary.
 package main
 
-import _ "github.com/elevo/workspace-sdk-go/internal/sandbox" // agent mode runs from its init
+import (
+	"fmt"
+	"os"
 
-func main() {}
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+)
+
+func main() {
+	sandbox.MaybeRunAgent()
+	fmt.Fprintln(os.Stderr, "agent: this binary only runs as a sandbox agent (Config.AgentPath)")
+	os.Exit(2)
+}

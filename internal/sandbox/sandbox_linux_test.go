@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -27,6 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	MaybeRunAgent()
 	if _, err := exec.LookPath("bwrap"); err != nil {
 		if os.Getenv("CI") == "true" {
 			fmt.Fprintln(os.Stderr, "bwrap is required under CI=true:", err)
@@ -678,8 +681,11 @@ func TestStartErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "Permission denied") {
 			t.Errorf("unreachable workspace: %v", err)
 		}
-		if uid, gid, chown := m.Owner(); uid != DefaultUID || gid != DefaultUID || !chown {
-			t.Errorf("Owner() = %d %d %v", uid, gid, chown)
+		if uid, gid, chown := HostOwner(0, 0); uid != DefaultUID || gid != DefaultUID || !chown {
+			t.Errorf("HostOwner(0, 0) = %d %d %v", uid, gid, chown)
+		}
+		if uid, gid, chown := HostOwner(1234, 5678); uid != 1234 || gid != 5678 || !chown {
+			t.Errorf("HostOwner(1234, 5678) = %d %d %v", uid, gid, chown)
 		}
 	}
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -21,18 +23,22 @@ import (
 
 // Agent mode. The Manager starts bwrap with argv
 // [agentInSandbox, AgentArg] and the environment variable AgentEnv=1
-// (nothing else: bwrap runs with --clearenv). Any binary that imports this
-// package becomes the agent when started that way: init below runs the
-// agent and exits before main. The control socket is descriptor 3.
+// (nothing else: bwrap runs with --clearenv). A binary used as the agent
+// (Config.AgentPath, by default the server's own executable) calls
+// MaybeRunAgent first thing in main (or TestMain), which then runs the
+// agent and exits. The control socket is descriptor 3.
 const (
 	// AgentEnv is the environment variable (value "1") that, together
-	// with AgentArg as the only argument, puts a binary importing this
-	// package into agent mode. It never reaches sandboxed commands.
+	// with AgentArg as the only argument, puts a binary calling
+	// MaybeRunAgent into agent mode. It never reaches sandboxed commands.
 	AgentEnv = "_WORKSPACE_SANDBOX_AGENT"
 	// AgentArg is the single command-line argument of agent mode.
 	AgentArg = "workspace-sandbox-agent"
-	// probeArg makes the binary exit 0 at once (used by NewManager).
-	probeArg = "workspace-sandbox-probe"
+	// probeArg makes the binary print probeReply and exit 0 at once
+	// (used by NewManager to check that the agent binary calls
+	// MaybeRunAgent).
+	probeArg   = "workspace-sandbox-probe"
+	probeReply = "workspace-sandbox-agent ok"
 
 	agentInSandbox = "/.agent/agent"
 	agentCtlFD     = 3
@@ -42,12 +48,20 @@ const (
 	agentIdleTrim = time.Second
 )
 
-func init() {
+// MaybeRunAgent runs the sandbox agent and exits when this process was
+// started as one by a Manager (argv [path, AgentArg] and AgentEnv=1), and
+// returns at once otherwise. Every executable a Manager uses as its agent
+// (Config.AgentPath, by default the running executable) must call it
+// first thing in main, or in TestMain for a test binary that starts
+// sandboxes, before flags are parsed or anything else starts. NewManager
+// checks this and fails when the agent binary does not call it.
+func MaybeRunAgent() {
 	if len(os.Args) != 2 || os.Getenv(AgentEnv) != "1" {
 		return
 	}
 	switch os.Args[1] {
 	case probeArg:
+		fmt.Println(probeReply)
 		os.Exit(0)
 	case AgentArg:
 		// The Manager also sets GOMAXPROCS=1 (read by the runtime

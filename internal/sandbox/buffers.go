@@ -1,0 +1,50 @@
+package sandbox
+
+import (
+	"bytes"
+	"sync"
+)
+
+// capBuffer keeps the first max bytes written to it and drops the rest.
+type capBuffer struct {
+	buf     bytes.Buffer
+	max     int
+	dropped bool
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	if room := c.max - c.buf.Len(); room < len(p) {
+		c.dropped = true
+		if room > 0 {
+			c.buf.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return c.buf.Write(p)
+}
+
+// headBuffer keeps the first max bytes written to it; safe for concurrent use.
+type headBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if room := h.max - h.buf.Len(); room > 0 {
+		if len(p) > room {
+			h.buf.Write(p[:room])
+		} else {
+			h.buf.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+func (h *headBuffer) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return string(bytes.TrimSpace(h.buf.Bytes()))
+}

@@ -1,0 +1,256 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Run runs a command to completion. Cancelling ctx kills its process group
+// and returns the partial output with an error wrapping ctx.Err(). On
+// Timeout it kills the process group and returns the partial output
+// together with an error wrapping ErrTimeout. ErrNotRunning when the
+// sandbox is gone.
+func (s *Sandbox) Run(ctx context.Context, req ExecRequest) (*ExecResult, error) {
+	p, err := s.Start(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	max := req.MaxOutput
+	if max <= 0 {
+		max = DefaultMaxOutput
+	}
+	outBuf, errBuf := &capBuffer{max: max}, &capBuffer{max: max}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); io.CopyBuffer(outBuf, p.Stdout, make([]byte, 64<<10)) }()
+	go func() { defer wg.Done(); io.CopyBuffer(errBuf, p.Stderr, make([]byte, 16<<10)) }()
+	wg.Wait()
+	p.Stdout.Close()
+	p.Stderr.Close()
+	code, werr := p.Wait()
+	if errors.Is(werr, ErrNotRunning) {
+		return nil, werr
+	}
+	return &ExecResult{
+		ExitCode:  code,
+		Stdout:    outBuf.buf.Bytes(),
+		Stderr:    errBuf.buf.Bytes(),
+		Truncated: outBuf.dropped || errBuf.dropped,
+	}, werr
+}
+
+// Start starts a command and returns at once; output flows through the
+// Process pipes (back-pressure: an unread pipe blocks the process).
+// Cancelling ctx, or Timeout elapsing, kills the process group (Wait then
+// reports it). A command that cannot be started still yields a Process,
+// with PID 0, the reason on Stderr and exit code 127 or 126. The caller
+// must drain and Close Stdout and Stderr. ErrNotRunning when the sandbox
+// is gone.
+func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cwd := req.Cwd
+	if cwd == "" {
+		cwd = "/workspace"
+	}
+	r := &request{
+		Op:    opExec,
+		Path:  req.Command,
+		Args:  append([]string{req.Command}, req.Args...),
+		Env:   envList(mergeEnv(s.env, req.Env)),
+		Cwd:   cwd,
+		Stdin: req.Stdin != nil,
+	}
+	var parents []*os.File
+	var children []int
+	cleanup := func() {
+		for _, f := range parents {
+			f.Close()
+		}
+		closeFDs(children)
+	}
+	var stdinW *os.File
+	if req.Stdin != nil {
+		f, c, err := s.m.newPipe(false)
+		if err != nil {
+			return nil, err
+		}
+		stdinW = f
+		parents, children = append(parents, f), append(children, c)
+	}
+	outR, outC, err := s.m.newPipe(true)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	parents, children = append(parents, outR), append(children, outC)
+	errR, errC, err := s.m.newPipe(true)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	parents, children = append(parents, errR), append(children, errC)
+
+	ch, err := s.call(r, children)
+	closeFDs(children)
+	children = nil
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	first, ok := <-ch
+	if !ok {
+		cleanup()
+		return nil, ErrNotRunning
+	}
+	if first.Ev == evError {
+		cleanup()
+		return nil, fmt.Errorf("sandbox: exec %s: %s", req.Command, first.Msg)
+	}
+	p := &Process{
+		Stdout: &outPipe{f: outR},
+		Stderr: &outPipe{f: errR},
+		s:      s,
+		exited: make(chan struct{}),
+		stdin:  stdinW,
+	}
+	if first.Ev == evExit { // could not be started
+		p.code = first.Code
+		p.finish()
+		return p, nil
+	}
+	p.PID = first.PID
+	if stdinW != nil {
+		go func() {
+			_, _ = stdinW.Write(req.Stdin)
+			stdinW.Close()
+		}()
+	}
+	go p.watch(ctx, ch, req.Timeout)
+	return p, nil
+}
+
+// Signal sends sig to the process group of pid (a pid as seen inside the
+// sandbox) when pid leads a group, else to pid alone. ErrProcessNotFound
+// when no such process exists (pid 1 and the agent count as absent);
+// ErrNotRunning when the sandbox is gone.
+func (s *Sandbox) Signal(pid int, sig syscall.Signal) error {
+	if pid <= 1 {
+		return ErrProcessNotFound
+	}
+	ch, err := s.call(&request{Op: opSignal, PID: pid, Sig: int(sig)}, nil)
+	if err != nil {
+		return err
+	}
+	m, ok := <-ch
+	switch {
+	case !ok:
+		return ErrNotRunning
+	case m.Ev == evOK:
+		return nil
+	case m.NotFound:
+		return ErrProcessNotFound
+	default:
+		return fmt.Errorf("sandbox: signal %d: %s", pid, m.Msg)
+	}
+}
+
+// Process is a command started with Start.
+type Process struct {
+	PID    int           // pid inside the sandbox; 0 when the command could not be started
+	Stdout io.ReadCloser // read end of the stdout pipe
+	Stderr io.ReadCloser // read end of the stderr pipe
+
+	s        *Sandbox
+	stdin    *os.File
+	exited   chan struct{}
+	code     int
+	err      error
+	timeout  time.Duration
+	timedOut bool
+}
+
+// watch waits for the exit, killing the group on ctx or timeout.
+func (p *Process) watch(ctx context.Context, ch chan *message, timeout time.Duration) {
+	var tc <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		tc = t.C
+	}
+	cancel := ctx.Done()
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				p.code, p.err = -1, ErrNotRunning
+			} else if m.Ev != evExit {
+				closeFDs(m.fds)
+				continue
+			} else {
+				p.code = m.Code
+			}
+			p.finish()
+			return
+		case <-cancel:
+			cancel = nil
+			if p.err == nil && !p.timedOut {
+				p.err = ctx.Err()
+			}
+			p.s.killGroup(p.PID)
+		case <-tc:
+			tc = nil
+			if p.err == nil {
+				p.timedOut, p.timeout = true, timeout
+			}
+			p.s.killGroup(p.PID)
+		}
+	}
+}
+
+// finish records the exit: readers drain, stdin is closed.
+func (p *Process) finish() {
+	now := time.Now()
+	p.Stdout.(*outPipe).exited(now)
+	p.Stderr.(*outPipe).exited(now)
+	if p.stdin != nil {
+		p.stdin.Close()
+	}
+	close(p.exited)
+}
+
+// Wait waits for the process to exit and returns its exit code (128+sig
+// when killed by a signal). Stdout/Stderr should be drained first. The
+// error wraps ErrTimeout when Timeout killed it, ctx.Err() when ctx did,
+// and is ErrNotRunning (code -1) when the sandbox died first.
+func (p *Process) Wait() (int, error) {
+	<-p.exited
+	if p.timedOut {
+		return p.code, fmt.Errorf("%w after %v", ErrTimeout, p.timeout)
+	}
+	if p.err != nil && !errors.Is(p.err, ErrNotRunning) {
+		return p.code, fmt.Errorf("sandbox: process killed: %w", p.err)
+	}
+	return p.code, p.err
+}
+
+// Kill kills the process group of p with SIGKILL. It does not wait; a
+// process that already exited is not an error.
+func (p *Process) Kill() error {
+	select {
+	case <-p.exited:
+		return nil
+	default:
+	}
+	p.s.killGroup(p.PID)
+	return nil
+}

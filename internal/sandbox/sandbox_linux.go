@@ -1,0 +1,104 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"net"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sandbox is one running sandbox. Safe for concurrent use.
+type Sandbox struct {
+	m        *Manager
+	id       string
+	env      map[string]string
+	cmd      *exec.Cmd
+	conn     *net.UnixConn
+	sendMu   sync.Mutex
+	agentPID int
+	childPID atomic.Int64 // host pid of bwrap's pid 1 inside the namespace
+	pidMu    sync.Mutex
+	pidfd    int // pidfd of childPID, 0 when unknown or closed
+	stderr   *headBuffer
+
+	mu      sync.Mutex
+	pending map[uint64]chan *message
+	dead    bool
+	nextID  atomic.Uint64
+
+	done     chan struct{}
+	readerOK chan struct{}
+}
+
+// waitLoop waits for bwrap and the whole pid namespace to be gone.
+func (s *Sandbox) waitLoop(infoDone chan struct{}) {
+	err := s.cmd.Wait()
+	<-infoDone
+	s.pidMu.Lock()
+	pidfd := s.pidfd
+	s.pidMu.Unlock()
+	if pidfd > 0 {
+		// bwrap's pid 1 can outlive the outer bwrap briefly (it dies
+		// from its parent-death signal); it exits only once every
+		// process of the namespace is gone.
+		pfd := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		for {
+			if _, err := unix.Poll(pfd, -1); err != unix.EINTR {
+				break
+			}
+		}
+		s.pidMu.Lock()
+		unix.Close(pidfd)
+		s.pidfd = 0
+		s.pidMu.Unlock()
+	}
+	s.conn.Close()
+	<-s.readerOK
+	s.markDead()
+	s.m.mu.Lock()
+	delete(s.m.boxes, s)
+	s.m.mu.Unlock()
+	s.m.log.Debug("sandbox ended", "id", s.id, "err", err)
+	close(s.done)
+}
+
+func (s *Sandbox) Stop(grace time.Duration) error {
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	if grace > 0 {
+		if _, err := s.call(&request{Op: opTerminate}, nil); err == nil {
+			t := time.NewTimer(grace)
+			select {
+			case <-s.done:
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+		}
+	}
+	s.pidMu.Lock()
+	if s.pidfd > 0 {
+		_ = unix.PidfdSendSignal(s.pidfd, unix.SIGKILL, nil, 0)
+	}
+	s.pidMu.Unlock()
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	return nil
+}
+
+// Done is closed when the sandbox has ended for any reason.
+func (s *Sandbox) Done() <-chan struct{} { return s.done }
+
+// HostPID is the host pid of the sandbox's outermost process (for metrics).
+func (s *Sandbox) HostPID() int { return s.cmd.Process.Pid }
+
+// ID is the sandbox id from Spec.ID.
+func (s *Sandbox) ID() string { return s.id }
