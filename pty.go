@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -45,8 +46,9 @@ const (
 	closeCodePTYNotFound websocket.StatusCode = 4101
 )
 
-// errSessionClosed is what Read, Write and Wait report after Close.
-var errSessionClosed = errors.New("workspace: PTY session closed")
+// errSessionClosed is what Write and Wait report after Close; it matches
+// net.ErrClosed.
+var errSessionClosed = fmt.Errorf("workspace: PTY session closed: %w", net.ErrClosed)
 
 func ptyPath(sandboxID string, rest ...string) string {
 	p := "/sandboxes/" + url.PathEscape(sandboxID) + "/pty"

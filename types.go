@@ -215,7 +215,11 @@ type ProcessEvent struct {
 	Data []byte
 	// PID is the process id inside the sandbox (EventStart).
 	PID int
-	// Code is the exit code (EventExit) or the error code (EventError).
+	// Code depends on Type: for EventExit it is the process's exit status
+	// (0 to 255; 128+N when killed by signal N); for EventError it is the
+	// protocol error code (an ErrorCode such as 4002, CodeProcessTimeout),
+	// also found in the *Error RunStream yields next; for every other type
+	// it is 0.
 	Code int
 	// Message is the error text (EventError).
 	Message string
