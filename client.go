@@ -11,10 +11,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // Version is the version of this SDK, sent in the default User-Agent.
@@ -159,6 +162,73 @@ func NewClient(apiURL string, opts ...Option) (*Client, error) {
 	c.NFS = &NFSService{c: c}
 	return c, nil
 }
+
+// Environment variables read by NewClientFromEnv.
+const (
+	// EnvAPIURL names the variable holding the API URL (default
+	// DefaultAPIURL).
+	EnvAPIURL = "WORKSPACE_API_URL"
+	// EnvAPIKey names the variable holding the API key (default: none).
+	EnvAPIKey = "WORKSPACE_API_KEY"
+	// EnvTimeout names the variable holding the client timeout as a Go
+	// duration such as "45s" (default DefaultTimeout).
+	EnvTimeout = "WORKSPACE_TIMEOUT"
+)
+
+// DefaultAPIURL is the API URL of NewClientFromEnv when WORKSPACE_API_URL
+// is unset or empty.
+const DefaultAPIURL = "http://localhost:8080"
+
+// NewClientFromEnv returns a Client configured from the environment:
+// WORKSPACE_API_URL (default "http://localhost:8080"), WORKSPACE_API_KEY
+// (sent as with WithAPIKey when set) and WORKSPACE_TIMEOUT (a Go duration,
+// as with WithTimeout). Options given override the environment. It fails
+// when the URL is invalid (as NewClient) or WORKSPACE_TIMEOUT is not a
+// duration.
+func NewClientFromEnv(opts ...Option) (*Client, error) {
+	apiURL := strings.TrimSpace(os.Getenv(EnvAPIURL))
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	var envOpts []Option
+	if key := os.Getenv(EnvAPIKey); key != "" {
+		envOpts = append(envOpts, WithAPIKey(key))
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvTimeout)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("workspace: %s: %w", EnvTimeout, err)
+		}
+		envOpts = append(envOpts, WithTimeout(d))
+	}
+	return NewClient(apiURL, append(envOpts, opts...)...)
+}
+
+// Feature names a server advertises in HealthInfo.Features. The SDK uses an
+// extension only when the server lists it; see HealthInfo.Has.
+const (
+	// FeatureBinary: file content and process I/O may be base64 (any bytes).
+	FeatureBinary = wire.FeatureBinary
+	// FeatureFilesRaw: files move as raw bytes (Upload, Download, ReadFile,
+	// WriteFile stream them).
+	FeatureFilesRaw = wire.FeatureFilesRaw
+	// FeatureProcessStream: RunStream gets output as it is produced.
+	FeatureProcessStream = wire.FeatureProcessStream
+	// FeatureProcessStdin: RunCommandOptions.Stdin is accepted.
+	FeatureProcessStdin = wire.FeatureProcessStdin
+	// FeaturePTY: PTY sessions carry terminal output (Connect, Attach, List).
+	FeaturePTY = wire.FeaturePTY
+	// FeatureAuth: the server checks API keys.
+	FeatureAuth = wire.FeatureAuth
+	// FeatureProcessDetach: processes can outlive a request.
+	FeatureProcessDetach = wire.FeatureProcessDetach
+	// FeaturePorts: TCP ports inside sandboxes can be reached.
+	FeaturePorts = wire.FeaturePorts
+	// FeatureFilesWatch: changes under a path can be watched.
+	FeatureFilesWatch = wire.FeatureFilesWatch
+	// FeatureFilesArchive: directories move as tar streams.
+	FeatureFilesArchive = wire.FeatureFilesArchive
+)
 
 // errClosed is returned by calls on a closed Client.
 var errClosed = fmt.Errorf("workspace: client is closed: %w", net.ErrClosed)

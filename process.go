@@ -92,9 +92,11 @@ func (s *ProcessService) Run(ctx context.Context, sandboxID, command string, opt
 		timeout += opts.Timeout
 	}
 	var out struct {
-		ExitCode int    `json:"exit_code"`
-		Stdout   string `json:"stdout"`
-		Stderr   string `json:"stderr"`
+		ExitCode        int    `json:"exit_code"`
+		Stdout          string `json:"stdout"`
+		Stderr          string `json:"stderr"`
+		StdoutTruncated bool   `json:"stdout_truncated"`
+		StderrTruncated bool   `json:"stderr_truncated"`
 	}
 	if err := s.c.doTimeout(req, op, &out, timeout); err != nil {
 		var apiErr *Error
@@ -104,7 +106,8 @@ func (s *ProcessService) Run(ctx context.Context, sandboxID, command string, opt
 		}
 		return nil, err
 	}
-	res := &CommandResult{ExitCode: out.ExitCode, Stdout: out.Stdout, Stderr: out.Stderr}
+	res := &CommandResult{ExitCode: out.ExitCode, Stdout: out.Stdout, Stderr: out.Stderr,
+		StdoutTruncated: out.StdoutTruncated, StderrTruncated: out.StderrTruncated}
 	if w.binary {
 		o, err1 := base64.StdEncoding.DecodeString(out.Stdout)
 		e, err2 := base64.StdEncoding.DecodeString(out.Stderr)

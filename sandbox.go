@@ -28,6 +28,7 @@ func (s *SandboxService) Create(ctx context.Context, params *CreateSandboxParams
 		Env         map[string]string `json:"env,omitempty"`
 		Metadata    map[string]string `json:"metadata,omitempty"`
 		Timeout     int64             `json:"timeout,omitempty"`
+		Resources   *wireResources    `json:"resources,omitempty"`
 	}{}
 	if params != nil {
 		body.WorkspaceID = params.WorkspaceID
@@ -36,6 +37,7 @@ func (s *SandboxService) Create(ctx context.Context, params *CreateSandboxParams
 		body.Env = params.Env
 		body.Metadata = params.Metadata
 		body.Timeout = ceilUnit(params.Timeout, time.Second)
+		body.Resources = resourcesToWire(params.Resources)
 	}
 	var sb wireSandbox
 	if err := s.c.call(ctx, http.MethodPost, "/sandboxes", nil, body, "create sandbox", &sb); err != nil {
