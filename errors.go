@@ -297,10 +297,11 @@ type errorEnvelope struct {
 }
 
 // checkResponse is the one place that turns a non-2xx response into an
-// *Error. It returns nil for 2xx responses without touching the body;
+// *Error. It returns nil for 2xx responses (and 101, a completed WebSocket
+// handshake) without touching the body;
 // otherwise it reads (at most maxErrorBody of) the body and closes it.
 func (c *Client) checkResponse(resp *http.Response, op string) error {
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 || resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
 	defer resp.Body.Close()
