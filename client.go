@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
-	"strconv"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // Version is the version of this SDK, sent in the default User-Agent.
@@ -91,31 +93,6 @@ func WithNFS(host string, port int) Option {
 // DefaultRetryPolicy). Use WithRetry(NoRetry) to disable retries.
 func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
 
-// RetryPolicy says how idempotent calls (GET, and the deletes) are retried
-// after a connection error or an HTTP 429, 502, 503 or 504. POST and PUT
-// calls are never resent. Waits use jittered exponential backoff, or the
-// server's Retry-After when it sends one (clamped to MaxRetryAfter), and
-// never go past the ctx's deadline.
-type RetryPolicy struct {
-	// MaxAttempts is the total number of attempts, the first included;
-	// 1 or less disables retries.
-	MaxAttempts int
-	// BaseBackoff is the wait before the first retry; it doubles each time
-	// (default 100 ms when zero).
-	BaseBackoff time.Duration
-	// MaxBackoff caps the backoff (default 2 s when zero).
-	MaxBackoff time.Duration
-	// MaxRetryAfter caps a server-sent Retry-After (default 10 s when zero).
-	MaxRetryAfter time.Duration
-}
-
-// DefaultRetryPolicy is the retry policy of a Client without WithRetry:
-// 3 attempts, 100 ms base backoff, 2 s max backoff, Retry-After up to 10 s.
-var DefaultRetryPolicy = RetryPolicy{MaxAttempts: 3, BaseBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second, MaxRetryAfter: 10 * time.Second}
-
-// NoRetry disables retries: every call is sent once.
-var NoRetry = RetryPolicy{MaxAttempts: 1}
-
 // NewClient returns a Client for the API server at apiURL, such as
 // "http://localhost:8080". apiURL may have a trailing slash or a path prefix
 // (routes are under <apiURL>/api/v1; a trailing "/api/v1" is accepted too).
@@ -160,6 +137,73 @@ func NewClient(apiURL string, opts ...Option) (*Client, error) {
 	return c, nil
 }
 
+// Environment variables read by NewClientFromEnv.
+const (
+	// EnvAPIURL names the variable holding the API URL (default
+	// DefaultAPIURL).
+	EnvAPIURL = "WORKSPACE_API_URL"
+	// EnvAPIKey names the variable holding the API key (default: none).
+	EnvAPIKey = "WORKSPACE_API_KEY"
+	// EnvTimeout names the variable holding the client timeout as a Go
+	// duration such as "45s" (default DefaultTimeout).
+	EnvTimeout = "WORKSPACE_TIMEOUT"
+)
+
+// DefaultAPIURL is the API URL of NewClientFromEnv when WORKSPACE_API_URL
+// is unset or empty.
+const DefaultAPIURL = "http://localhost:8080"
+
+// NewClientFromEnv returns a Client configured from the environment:
+// WORKSPACE_API_URL (default "http://localhost:8080"), WORKSPACE_API_KEY
+// (sent as with WithAPIKey when set) and WORKSPACE_TIMEOUT (a Go duration,
+// as with WithTimeout). Options given override the environment. It fails
+// when the URL is invalid (as NewClient) or WORKSPACE_TIMEOUT is not a
+// duration.
+func NewClientFromEnv(opts ...Option) (*Client, error) {
+	apiURL := strings.TrimSpace(os.Getenv(EnvAPIURL))
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	var envOpts []Option
+	if key := os.Getenv(EnvAPIKey); key != "" {
+		envOpts = append(envOpts, WithAPIKey(key))
+	}
+	if v := strings.TrimSpace(os.Getenv(EnvTimeout)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("workspace: %s: %w", EnvTimeout, err)
+		}
+		envOpts = append(envOpts, WithTimeout(d))
+	}
+	return NewClient(apiURL, append(envOpts, opts...)...)
+}
+
+// Feature names a server advertises in HealthInfo.Features. The SDK uses an
+// extension only when the server lists it; see HealthInfo.Has.
+const (
+	// FeatureBinary: file content and process I/O may be base64 (any bytes).
+	FeatureBinary = wire.FeatureBinary
+	// FeatureFilesRaw: files move as raw bytes (Upload, Download, ReadFile,
+	// WriteFile stream them).
+	FeatureFilesRaw = wire.FeatureFilesRaw
+	// FeatureProcessStream: RunStream gets output as it is produced.
+	FeatureProcessStream = wire.FeatureProcessStream
+	// FeatureProcessStdin: RunCommandOptions.Stdin is accepted.
+	FeatureProcessStdin = wire.FeatureProcessStdin
+	// FeaturePTY: PTY sessions carry terminal output (Connect, Attach, List).
+	FeaturePTY = wire.FeaturePTY
+	// FeatureAuth: the server checks API keys.
+	FeatureAuth = wire.FeatureAuth
+	// FeatureProcessDetach: processes can outlive a request.
+	FeatureProcessDetach = wire.FeatureProcessDetach
+	// FeaturePorts: TCP ports inside sandboxes can be reached.
+	FeaturePorts = wire.FeaturePorts
+	// FeatureFilesWatch: changes under a path can be watched.
+	FeatureFilesWatch = wire.FeatureFilesWatch
+	// FeatureFilesArchive: directories move as tar streams.
+	FeatureFilesArchive = wire.FeatureFilesArchive
+)
+
 // errClosed is returned by calls on a closed Client.
 var errClosed = fmt.Errorf("workspace: client is closed: %w", net.ErrClosed)
 
@@ -180,16 +224,12 @@ func (c *Client) Close() error {
 // Health asks the server for its status, version and features, and
 // refreshes the cached feature list the services use.
 func (c *Client) Health(ctx context.Context) (*HealthInfo, error) {
-	req, err := c.newRequest(ctx, http.MethodGet, "/health", nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	var out struct {
 		Status   string   `json:"status"`
 		Version  string   `json:"version"`
 		Features []string `json:"features"`
 	}
-	if err := c.do(req, "health", &out); err != nil {
+	if err := c.callJSON(ctx, &apiRequest{op: "health", method: http.MethodGet, path: "/health"}, &out); err != nil {
 		return nil, err
 	}
 	m := make(map[string]bool, len(out.Features))
@@ -249,36 +289,127 @@ func (c *Client) endpointURL(path string, query url.Values) *url.URL {
 	return &u
 }
 
-// newRequest builds a request for path (relative to /api/v1) with the
-// Client's headers. A nil body sends none; an io.Reader is sent as is with
-// Content-Type application/octet-stream; anything else is sent as JSON.
-func (c *Client) newRequest(ctx context.Context, method, path string, query url.Values, body any) (*http.Request, error) {
-	if c.closed.Load() {
-		return nil, errClosed
+// timeoutScope says how far the client timeout (WithTimeout) reaches into
+// a call.
+type timeoutScope int
+
+const (
+	// wholeCall: from sending to the end of reading the answer's body
+	// (JSON calls, whose answers are small).
+	wholeCall timeoutScope = iota
+	// untilHeaders: connecting and waiting for the answer's headers
+	// (streams, downloads, WebSocket handshakes); the body is bounded by
+	// ctx alone.
+	untilHeaders
+	// untilConnected: connecting only (a command's run, an upload), since
+	// the answer comes when the work is done.
+	untilConnected
+)
+
+// apiRequest is one call of the API: what to send, and how the client
+// timeout bounds it.
+type apiRequest struct {
+	op     string // names the call in errors, e.g. "get sandbox"
+	method string
+	path   string // below /api/v1, escaped
+	query  url.Values
+	// body is nil (none), an io.Reader sent as raw bytes
+	// (application/octet-stream, size bytes or -1 for unknown), or a value
+	// sent as JSON.
+	body   any
+	size   int64
+	accept string // default application/json
+	header http.Header
+	scope  timeoutScope
+	// extra lengthens the client timeout of a wholeCall, with its reason
+	// (a command's own Timeout).
+	extra       time.Duration
+	extraReason string
+}
+
+// deadlineError is the cause of a call ended by one of the SDK's own
+// deadlines; it says which one. It matches context.DeadlineExceeded and
+// os.ErrDeadlineExceeded.
+type deadlineError struct{ which string }
+
+func (e *deadlineError) Error() string { return "deadline exceeded: " + e.which }
+
+// Is makes the error match context.DeadlineExceeded and
+// os.ErrDeadlineExceeded.
+func (e *deadlineError) Is(target error) bool {
+	return target == context.DeadlineExceeded || target == os.ErrDeadlineExceeded
+}
+
+// Timeout reports true, as net.Error timeouts do.
+func (e *deadlineError) Timeout() bool { return true }
+
+// bound derives the ctx of one call under the client timeout. stop ends
+// the bound (the timer) without cancelling; release cancels the ctx and
+// must be called once the call is done.
+func (c *Client) bound(ctx context.Context, r *apiRequest) (bctx context.Context, stop func(), release func()) {
+	bctx, cancel := context.WithCancelCause(ctx)
+	release = func() { cancel(nil) }
+	d, which := c.timeout, fmt.Sprintf("client timeout %v (WithTimeout)", c.timeout)
+	if d <= 0 {
+		return bctx, func() {}, release
 	}
+	if r.scope == wholeCall && r.extra > 0 {
+		d += r.extra
+		which = fmt.Sprintf("%s %v + client timeout %v (WithTimeout)", r.extraReason, r.extra, c.timeout)
+	}
+	t := time.AfterFunc(d, func() { cancel(&deadlineError{which: which}) })
+	stop = func() { t.Stop() }
+	if r.scope == untilConnected {
+		bctx = httptrace.WithClientTrace(bctx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { t.Stop() },
+		})
+	}
+	return bctx, stop, func() { t.Stop(); cancel(nil) }
+}
+
+// newHTTPRequest builds the request of r with the Client's headers.
+func (c *Client) newHTTPRequest(ctx context.Context, r *apiRequest) (*http.Request, error) {
 	var (
 		rd    io.Reader
 		ctype string
+		size  int64
 	)
-	switch b := body.(type) {
+	switch b := r.body.(type) {
 	case nil:
 	case io.Reader:
-		rd, ctype = b, "application/octet-stream"
+		rd, ctype, size = b, "application/octet-stream", r.size
 	default:
 		buf, err := json.Marshal(b)
 		if err != nil {
-			return nil, fmt.Errorf("workspace: encode request: %w", err)
+			return nil, fmt.Errorf("workspace: %s: encode request: %w", r.op, err)
 		}
-		rd, ctype = bytes.NewReader(buf), "application/json"
+		rd, ctype, size = bytes.NewReader(buf), "application/json", int64(len(buf))
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.endpointURL(path, query).String(), rd)
+	req, err := http.NewRequestWithContext(ctx, r.method, c.endpointURL(r.path, r.query).String(), rd)
 	if err != nil {
-		return nil, fmt.Errorf("workspace: %w", err)
+		return nil, fmt.Errorf("workspace: %s: %w", r.op, err)
+	}
+	if rd != nil {
+		switch {
+		case size == 0:
+			req.Body, req.GetBody, req.ContentLength = http.NoBody, nil, 0
+		case size > 0:
+			req.ContentLength = size
+		default:
+			req.ContentLength = -1 // chunked
+		}
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	req.Header.Set("Accept", "application/json")
+	accept := r.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	req.Header.Set("Accept", accept)
 	if a := c.authHeader(); a != "" {
 		req.Header.Set("Authorization", a)
 	}
@@ -288,15 +419,10 @@ func (c *Client) newRequest(ctx context.Context, method, path string, query url.
 	return req, nil
 }
 
-// do sends req with send and the Client's timeout, and decodes the JSON
-// body into out (nil: discard).
-func (c *Client) do(req *http.Request, op string, out any) error {
-	return c.doTimeout(req, op, out, c.timeout)
-}
-
-// doTimeout is do with an explicit per-call bound (<= 0: none).
-func (c *Client) doTimeout(req *http.Request, op string, out any, timeout time.Duration) error {
-	resp, err := c.send(req, op, timeout)
+// callJSON is the one JSON call: it sends r with open and decodes the
+// answer's JSON body into out (nil: the body is discarded).
+func (c *Client) callJSON(ctx context.Context, r *apiRequest, out any) error {
+	resp, err := c.open(ctx, r)
 	if err != nil {
 		return err
 	}
@@ -306,173 +432,118 @@ func (c *Client) doTimeout(req *http.Request, op string, out any, timeout time.D
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		if cerr := req.Context().Err(); cerr != nil {
-			return fmt.Errorf("workspace: %s: %w", op, cerr)
+		if cerr := callCtxErr(resp.Request.Context(), err); cerr != err {
+			return fmt.Errorf("workspace: %s: %w", r.op, cerr)
 		}
-		return fmt.Errorf("workspace: %s: decode response: %w", op, err)
+		return fmt.Errorf("workspace: %s: decode response: %w", r.op, err)
 	}
 	return nil
 }
 
-// send sends req, retrying idempotent requests (GET, HEAD, DELETE) per the
-// retry policy, and returns a 2xx response whose body the caller must
-// close; any other status is classified by checkResponse. timeout > 0
-// bounds the whole call including reading the body (the bound ends when the
-// body is closed).
-func (c *Client) send(req *http.Request, op string, timeout time.Duration) (*http.Response, error) {
-	ctx := req.Context()
-	cancel := context.CancelFunc(func() {})
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		req = req.WithContext(ctx)
+// open is the one streaming open: it sends r with the Client's auth and
+// headers, under the retry policy (only GET and DELETE are resent) and the
+// client timeout (see timeoutScope), classifies a non-2xx answer as an
+// *Error with checkResponse, and returns the 2xx response. The caller must
+// close its body; the call's ctx lives until then, and
+// resp.Request.Context() is that ctx.
+func (c *Client) open(ctx context.Context, r *apiRequest) (*http.Response, error) {
+	return c.roundTrip(ctx, r, c.hc.Do)
+}
+
+// roundTrip is open with the attempt made by do (c.hc.Do, or a WebSocket
+// handshake whose successful answer is 101).
+func (c *Client) roundTrip(ctx context.Context, r *apiRequest, do func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	if c.closed.Load() {
+		return nil, errClosed
+	}
+	bctx, stop, release := c.bound(ctx, r)
+	req, err := c.newHTTPRequest(bctx, r)
+	if err != nil {
+		release()
+		return nil, err
 	}
 	attempts := c.retry.MaxAttempts
-	if !isIdempotent(req.Method) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
+	if !retried(req.Method) || (req.Body != nil && req.Body != http.NoBody && req.GetBody == nil) {
 		attempts = 1
 	}
-	if attempts < 1 {
-		attempts = 1
-	}
+	attempts = max(attempts, 1)
 	for attempt := 1; ; attempt++ {
 		if attempt > 1 && req.GetBody != nil {
 			b, err := req.GetBody()
 			if err != nil {
-				cancel()
-				return nil, fmt.Errorf("workspace: %s: %w", op, err)
+				release()
+				return nil, fmt.Errorf("workspace: %s: %w", r.op, err)
 			}
 			req.Body = b
 		}
-		resp, err := c.hc.Do(req)
+		resp, err := do(req)
 		var retryAfter time.Duration
-		if err != nil {
-			if ctx.Err() != nil {
-				cancel()
-				return nil, fmt.Errorf("workspace: %s: %w", op, ctxErr(ctx, err))
+		switch {
+		case err != nil:
+			if bctx.Err() != nil {
+				release()
+				return nil, fmt.Errorf("workspace: %s: %w", r.op, callCtxErr(bctx, err))
 			}
-			err = fmt.Errorf("workspace: %s: %w", op, err)
-		} else if attempt < attempts && retryableStatus(resp.StatusCode) {
+			err = fmt.Errorf("workspace: %s: %w", r.op, err)
+		case attempt < attempts && retryableStatus(resp.StatusCode):
 			retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-			err = c.checkResponse(resp, op)
-		} else {
-			if err := c.checkResponse(resp, op); err != nil {
-				cancel()
+			err = c.checkResponse(resp, r.op)
+		default:
+			if err := c.checkResponse(resp, r.op); err != nil {
+				release()
 				return nil, err
 			}
-			resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+			if r.scope == untilHeaders {
+				stop()
+			}
+			if resp.Body == nil {
+				resp.Body = http.NoBody
+			}
+			resp.Body = &releaseBody{ReadCloser: resp.Body, release: release}
 			return resp, nil
 		}
 		if attempt >= attempts {
-			cancel()
+			release()
 			return nil, err
 		}
 		wait := c.retry.backoff(attempt, retryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			cancel()
+			release()
 			return nil, err
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
-		case <-ctx.Done():
+		case <-bctx.Done():
 			t.Stop()
-			cancel()
+			release()
 			return nil, err
 		}
 	}
 }
 
-// ctxErr prefers the ctx's error (context.Canceled or DeadlineExceeded) so
-// that errors.Is works on it, keeping the transport error otherwise.
-func ctxErr(ctx context.Context, err error) error {
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		return fmt.Errorf("%w (%v)", cerr, err)
-	}
-	return err
-}
-
-// cancelBody releases the per-call timeout when the body is closed.
-type cancelBody struct {
-	io.ReadCloser
-	cancel context.CancelFunc
-}
-
-func (b *cancelBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.cancel()
-	return err
-}
-
-func isIdempotent(method string) bool {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodDelete, http.MethodOptions:
-		return true
-	}
-	return false
-}
-
-func retryableStatus(code int) bool {
-	switch code {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// backoff returns the wait before retry number attempt (1-based): the
-// clamped Retry-After when the server sent one, else jittered exponential
-// backoff (uniform in [d/2, d]).
-func (p RetryPolicy) backoff(attempt int, retryAfter time.Duration) time.Duration {
-	base, maxB, maxRA := p.BaseBackoff, p.MaxBackoff, p.MaxRetryAfter
-	if base <= 0 {
-		base = 100 * time.Millisecond
-	}
-	if maxB <= 0 {
-		maxB = 2 * time.Second
-	}
-	if maxRA <= 0 {
-		maxRA = 10 * time.Second
-	}
-	if retryAfter > 0 {
-		return min(retryAfter, maxRA)
-	}
-	d := base
-	for i := 1; i < attempt && d < maxB; i++ {
-		d *= 2
-	}
-	d = min(d, maxB)
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-// parseRetryAfter parses a Retry-After value in seconds or as an HTTP date;
-// 0 when absent or invalid.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 {
-			return 0
-		}
-		if n > 1<<31 {
-			n = 1 << 31
-		}
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
-
-// call builds a request with newRequest and sends it with do.
-func (c *Client) call(ctx context.Context, method, path string, query url.Values, body any, op string, out any) error {
-	req, err := c.newRequest(ctx, method, path, query, body)
-	if err != nil {
+// callCtxErr returns the reason ctx ended (the SDK deadline that fired,
+// or ctx's own error) with err's text, so that errors.Is works on it; err
+// as is when ctx has not ended.
+func callCtxErr(ctx context.Context, err error) error {
+	cause := context.Cause(ctx)
+	if cause == nil {
 		return err
 	}
-	return c.do(req, op, out)
+	if errors.Is(err, cause) {
+		return err
+	}
+	return fmt.Errorf("%w (%v)", cause, err)
+}
+
+// releaseBody releases the call's ctx when the body is closed.
+type releaseBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *releaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }

@@ -53,7 +53,7 @@ func TestClientDefaults(t *testing.T) {
 	assert.NotNil(t, c.Process)
 	assert.NotNil(t, c.PTY)
 	assert.NotNil(t, c.NFS)
-	req, err := c.newRequest(t.Context(), "GET", "/health", nil, nil)
+	req, err := c.newHTTPRequest(t.Context(), &apiRequest{op: "health", method: "GET", path: "/health"})
 	require.NoError(t, err)
 	assert.Equal(t, "workspace-sdk-go/"+Version, req.Header.Get("User-Agent"))
 	assert.Empty(t, req.Header.Get("Authorization"))

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
 // ErrorCode is a numeric error code of the Workspace API, such as 2001 for
@@ -15,13 +17,16 @@ import (
 // error).
 type ErrorCode int
 
-// The error codes of the Workspace API.
+// The error codes of the Workspace API. Their names, texts and HTTP
+// statuses come from the protocol's one code table (internal/wire), which a
+// test checks these constants against.
 const (
 	CodeInvalidRequest              ErrorCode = 1001
 	CodeInvalidParameter            ErrorCode = 1002
 	CodeInternal                    ErrorCode = 1003
 	CodeNotImplemented              ErrorCode = 1004
 	CodeUnauthorized                ErrorCode = 1005
+	CodeRequestTooLarge             ErrorCode = 1006
 	CodeSandboxNotFound             ErrorCode = 2001
 	CodeSandboxAlreadyExists        ErrorCode = 2002
 	CodeTemplateNotFound            ErrorCode = 2003
@@ -48,72 +53,51 @@ const (
 	CodeWorkspaceNotFound           ErrorCode = 7001
 	CodeWorkspaceHasActiveSandboxes ErrorCode = 7002
 	CodePathNotAllowed              ErrorCode = 7003
+	CodePortNotReachable            ErrorCode = 8001
 )
 
-var codeNames = map[ErrorCode]string{
-	CodeInvalidRequest:              "InvalidRequest",
-	CodeInvalidParameter:            "InvalidParameter",
-	CodeInternal:                    "Internal",
-	CodeNotImplemented:              "NotImplemented",
-	CodeUnauthorized:                "Unauthorized",
-	CodeSandboxNotFound:             "SandboxNotFound",
-	CodeSandboxAlreadyExists:        "SandboxAlreadyExists",
-	CodeTemplateNotFound:            "TemplateNotFound",
-	CodeInvalidSandboxState:         "InvalidSandboxState",
-	CodeSandboxLimitExceeded:        "SandboxLimitExceeded",
-	CodeFileNotFound:                "FileNotFound",
-	CodeFileAlreadyExists:           "FileAlreadyExists",
-	CodePermissionDenied:            "PermissionDenied",
-	CodeInvalidPath:                 "InvalidPath",
-	CodeNotADirectory:               "NotADirectory",
-	CodeDirectoryNotEmpty:           "DirectoryNotEmpty",
-	CodeProcessNotFound:             "ProcessNotFound",
-	CodeProcessTimeout:              "ProcessTimeout",
-	CodeProcessExecutionFailed:      "ProcessExecutionFailed",
-	CodePTYNotFound:                 "PTYNotFound",
-	CodePTYLimitExceeded:            "PTYLimitExceeded",
-	CodePTYAlreadyClosed:            "PTYAlreadyClosed",
-	CodeAgentNotConnected:           "AgentNotConnected",
-	CodeAgentConnectionTimeout:      "AgentConnectionTimeout",
-	CodeAgentCommunicationError:     "AgentCommunicationError",
-	CodeDatabaseError:               "DatabaseError",
-	CodeDockerError:                 "DockerError",
-	CodeNFSError:                    "NFSError",
-	CodeWorkspaceNotFound:           "WorkspaceNotFound",
-	CodeWorkspaceHasActiveSandboxes: "WorkspaceHasActiveSandboxes",
-	CodePathNotAllowed:              "PathNotAllowed",
-}
+// codeInfo returns the row of wire.Codes for c.
+func codeInfo(c ErrorCode) (wire.CodeInfo, bool) { return wire.Lookup(wire.Code(c)) }
 
 // String returns the code's name, such as "SandboxNotFound", or its number
 // when the code is unknown.
 func (c ErrorCode) String() string {
-	if n, ok := codeNames[c]; ok {
-		return n
+	if ci, ok := codeInfo(c); ok {
+		return ci.Name
 	}
 	return strconv.Itoa(int(c))
 }
 
-// codeSentinel is the type of the per-code sentinel errors.
-type codeSentinel struct {
-	code   ErrorCode
-	text   string
-	status int
+// Status returns the HTTP status the server sends with the code, or 0 for an
+// unknown code.
+func (c ErrorCode) Status() int {
+	if ci, ok := codeInfo(c); ok {
+		return ci.Status
+	}
+	return 0
 }
 
-func newCodeSentinel(code ErrorCode, text string, status int) *codeSentinel {
-	return &codeSentinel{code: code, text: text, status: status}
-}
+// codeSentinel is the value behind the per-code sentinel errors; its text
+// and HTTP status come from the protocol's code table (internal/wire).
+type codeSentinel struct{ code ErrorCode }
+
+// sentinelFor returns the sentinel error of code c.
+func sentinelFor(c ErrorCode) error { return &codeSentinel{code: c} }
 
 func (s *codeSentinel) Error() string {
-	return fmt.Sprintf("workspace: %s (code %d)", s.text, int(s.code))
+	text := "error"
+	if ci, ok := codeInfo(s.code); ok {
+		text = ci.Text
+	}
+	return fmt.Sprintf("workspace: %s (code %d)", text, int(s.code))
 }
 
-// Is lets a code sentinel whose code is a 404 match ErrNotFound, and
-// ErrNotImplemented match ErrUnsupported.
+// Is lets a code sentinel whose code is sent with HTTP 404 match
+// ErrNotFound, and ErrNotImplemented match ErrUnsupported.
 func (s *codeSentinel) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return s.status == http.StatusNotFound
+		return s.code.Status() == http.StatusNotFound
 	case ErrUnsupported:
 		return s.code == CodeNotImplemented
 	}
@@ -131,69 +115,80 @@ func (s *plainSentinel) Error() string { return "workspace: " + s.text }
 // Unwrap returns the standard library error the sentinel also matches, if any.
 func (s *plainSentinel) Unwrap() error { return s.also }
 
-// Sentinel errors for every error code of the API. Test for them with
-// errors.Is; an *Error with the matching Code matches them.
+// Sentinel errors, one for every error code of the API. Test for them with
+// errors.Is: an *Error with the matching Code matches its sentinel. Each
+// sentinel's text is the code's text, such as "workspace: sandbox not found
+// (code 2001)"; those of codes sent with HTTP 404 also match ErrNotFound.
 var (
 	// ErrInvalidRequest matches errors with code 1001 (HTTP 400).
-	ErrInvalidRequest = newCodeSentinel(CodeInvalidRequest, "invalid request", 400)
+	ErrInvalidRequest error = sentinelFor(CodeInvalidRequest)
 	// ErrInvalidParameter matches errors with code 1002 (HTTP 400).
-	ErrInvalidParameter = newCodeSentinel(CodeInvalidParameter, "invalid parameter", 400)
+	ErrInvalidParameter error = sentinelFor(CodeInvalidParameter)
 	// ErrInternal matches errors with code 1003 (HTTP 500).
-	ErrInternal = newCodeSentinel(CodeInternal, "internal", 500)
-	// ErrNotImplemented matches errors with code 1004 (HTTP 501).
-	ErrNotImplemented = newCodeSentinel(CodeNotImplemented, "not implemented", 501)
+	ErrInternal error = sentinelFor(CodeInternal)
+	// ErrNotImplemented matches errors with code 1004 (HTTP 501); it also
+	// matches ErrUnsupported.
+	ErrNotImplemented error = sentinelFor(CodeNotImplemented)
+	// ErrRequestTooLarge matches errors with code 1006 (HTTP 413): a body
+	// over the route's limit, or a JSON file read over the JSON read limit
+	// (use ReadFile on a server with files.raw, or Download).
+	ErrRequestTooLarge error = sentinelFor(CodeRequestTooLarge)
 	// ErrSandboxNotFound matches errors with code 2001 (HTTP 404).
-	ErrSandboxNotFound = newCodeSentinel(CodeSandboxNotFound, "sandbox not found", 404)
+	ErrSandboxNotFound error = sentinelFor(CodeSandboxNotFound)
 	// ErrSandboxAlreadyExists matches errors with code 2002 (HTTP 409).
-	ErrSandboxAlreadyExists = newCodeSentinel(CodeSandboxAlreadyExists, "sandbox already exists", 409)
+	ErrSandboxAlreadyExists error = sentinelFor(CodeSandboxAlreadyExists)
 	// ErrTemplateNotFound matches errors with code 2003 (HTTP 404).
-	ErrTemplateNotFound = newCodeSentinel(CodeTemplateNotFound, "template not found", 404)
+	ErrTemplateNotFound error = sentinelFor(CodeTemplateNotFound)
 	// ErrInvalidSandboxState matches errors with code 2004 (HTTP 400).
-	ErrInvalidSandboxState = newCodeSentinel(CodeInvalidSandboxState, "invalid sandbox state", 400)
+	ErrInvalidSandboxState error = sentinelFor(CodeInvalidSandboxState)
 	// ErrSandboxLimitExceeded matches errors with code 2005 (HTTP 429).
-	ErrSandboxLimitExceeded = newCodeSentinel(CodeSandboxLimitExceeded, "sandbox limit exceeded", 429)
+	ErrSandboxLimitExceeded error = sentinelFor(CodeSandboxLimitExceeded)
 	// ErrFileNotFound matches errors with code 3001 (HTTP 404).
-	ErrFileNotFound = newCodeSentinel(CodeFileNotFound, "file not found", 404)
+	ErrFileNotFound error = sentinelFor(CodeFileNotFound)
 	// ErrFileAlreadyExists matches errors with code 3002 (HTTP 409).
-	ErrFileAlreadyExists = newCodeSentinel(CodeFileAlreadyExists, "file already exists", 409)
+	ErrFileAlreadyExists error = sentinelFor(CodeFileAlreadyExists)
 	// ErrPermissionDenied matches errors with code 3003 (HTTP 403).
-	ErrPermissionDenied = newCodeSentinel(CodePermissionDenied, "permission denied", 403)
+	ErrPermissionDenied error = sentinelFor(CodePermissionDenied)
 	// ErrInvalidPath matches errors with code 3004 (HTTP 400).
-	ErrInvalidPath = newCodeSentinel(CodeInvalidPath, "invalid path", 400)
-	// ErrNotADirectory matches errors with code 3005 (HTTP 400).
-	ErrNotADirectory = newCodeSentinel(CodeNotADirectory, "not directory", 400)
+	ErrInvalidPath error = sentinelFor(CodeInvalidPath)
+	// ErrNotADirectory matches errors with code 3005 (HTTP 400); its text
+	// is "not a directory".
+	ErrNotADirectory error = sentinelFor(CodeNotADirectory)
 	// ErrDirectoryNotEmpty matches errors with code 3006 (HTTP 400).
-	ErrDirectoryNotEmpty = newCodeSentinel(CodeDirectoryNotEmpty, "directory not empty", 400)
+	ErrDirectoryNotEmpty error = sentinelFor(CodeDirectoryNotEmpty)
 	// ErrProcessNotFound matches errors with code 4001 (HTTP 404).
-	ErrProcessNotFound = newCodeSentinel(CodeProcessNotFound, "process not found", 404)
+	ErrProcessNotFound error = sentinelFor(CodeProcessNotFound)
 	// ErrProcessTimeout matches errors with code 4002 (HTTP 504).
-	ErrProcessTimeout = newCodeSentinel(CodeProcessTimeout, "process timeout", 504)
+	ErrProcessTimeout error = sentinelFor(CodeProcessTimeout)
 	// ErrProcessExecutionFailed matches errors with code 4003 (HTTP 500).
-	ErrProcessExecutionFailed = newCodeSentinel(CodeProcessExecutionFailed, "process execution failed", 500)
+	ErrProcessExecutionFailed error = sentinelFor(CodeProcessExecutionFailed)
 	// ErrPTYNotFound matches errors with code 4101 (HTTP 404).
-	ErrPTYNotFound = newCodeSentinel(CodePTYNotFound, "PTY not found", 404)
+	ErrPTYNotFound error = sentinelFor(CodePTYNotFound)
 	// ErrPTYLimitExceeded matches errors with code 4102 (HTTP 429).
-	ErrPTYLimitExceeded = newCodeSentinel(CodePTYLimitExceeded, "PTY limit exceeded", 429)
-	// ErrPTYAlreadyClosed matches errors with code 4103 (HTTP 500).
-	ErrPTYAlreadyClosed = newCodeSentinel(CodePTYAlreadyClosed, "PTY already closed", 500)
+	ErrPTYLimitExceeded error = sentinelFor(CodePTYLimitExceeded)
+	// ErrPTYAlreadyClosed matches errors with code 4103 (HTTP 400).
+	ErrPTYAlreadyClosed error = sentinelFor(CodePTYAlreadyClosed)
 	// ErrAgentNotConnected matches errors with code 5001 (HTTP 503).
-	ErrAgentNotConnected = newCodeSentinel(CodeAgentNotConnected, "agent not connected", 503)
+	ErrAgentNotConnected error = sentinelFor(CodeAgentNotConnected)
 	// ErrAgentConnectionTimeout matches errors with code 5002 (HTTP 504).
-	ErrAgentConnectionTimeout = newCodeSentinel(CodeAgentConnectionTimeout, "agent connection timeout", 504)
-	// ErrAgentCommunicationError matches errors with code 5003 (HTTP 503).
-	ErrAgentCommunicationError = newCodeSentinel(CodeAgentCommunicationError, "agent communication error", 503)
+	ErrAgentConnectionTimeout error = sentinelFor(CodeAgentConnectionTimeout)
+	// ErrAgentCommunicationError matches errors with code 5003 (HTTP 502).
+	ErrAgentCommunicationError error = sentinelFor(CodeAgentCommunicationError)
 	// ErrDatabaseError matches errors with code 6001 (HTTP 500).
-	ErrDatabaseError = newCodeSentinel(CodeDatabaseError, "database error", 500)
+	ErrDatabaseError error = sentinelFor(CodeDatabaseError)
 	// ErrDockerError matches errors with code 6002 (HTTP 500).
-	ErrDockerError = newCodeSentinel(CodeDockerError, "docker error", 500)
+	ErrDockerError error = sentinelFor(CodeDockerError)
 	// ErrNFSError matches errors with code 6003 (HTTP 500).
-	ErrNFSError = newCodeSentinel(CodeNFSError, "NFS error", 500)
+	ErrNFSError error = sentinelFor(CodeNFSError)
 	// ErrWorkspaceNotFound matches errors with code 7001 (HTTP 404).
-	ErrWorkspaceNotFound = newCodeSentinel(CodeWorkspaceNotFound, "workspace not found", 404)
+	ErrWorkspaceNotFound error = sentinelFor(CodeWorkspaceNotFound)
 	// ErrWorkspaceHasActiveSandboxes matches errors with code 7002 (HTTP 409).
-	ErrWorkspaceHasActiveSandboxes = newCodeSentinel(CodeWorkspaceHasActiveSandboxes, "workspace has active sandboxes", 409)
+	ErrWorkspaceHasActiveSandboxes error = sentinelFor(CodeWorkspaceHasActiveSandboxes)
 	// ErrPathNotAllowed matches errors with code 7003 (HTTP 403).
-	ErrPathNotAllowed = newCodeSentinel(CodePathNotAllowed, "path not allowed", 403)
+	ErrPathNotAllowed error = sentinelFor(CodePathNotAllowed)
+	// ErrPortNotReachable matches errors with code 8001 (HTTP 502): nothing
+	// listens on the sandbox port.
+	ErrPortNotReachable error = sentinelFor(CodePortNotReachable)
 )
 
 // Broad sentinel errors.
@@ -204,7 +199,7 @@ var (
 	ErrNotFound error = &plainSentinel{text: "not found"}
 	// ErrUnauthorized matches HTTP 401 and code 1005: the API key is
 	// missing or wrong.
-	ErrUnauthorized error = newCodeSentinel(CodeUnauthorized, "unauthorized", http.StatusUnauthorized)
+	ErrUnauthorized error = sentinelFor(CodeUnauthorized)
 	// ErrUnsupported is returned when the server lacks a feature the call
 	// needs (such as binary file content on an upstream server, or Stdin
 	// without process.stdin); code 1004 (not implemented) matches it too. It
@@ -215,47 +210,6 @@ var (
 	// event).
 	ErrStreamInterrupted error = &plainSentinel{text: "stream interrupted"}
 )
-
-var codeSentinels = func() map[ErrorCode]*codeSentinel {
-	m := make(map[ErrorCode]*codeSentinel)
-	for _, e := range []error{
-		ErrInvalidRequest,
-		ErrInvalidParameter,
-		ErrInternal,
-		ErrNotImplemented,
-		ErrSandboxNotFound,
-		ErrSandboxAlreadyExists,
-		ErrTemplateNotFound,
-		ErrInvalidSandboxState,
-		ErrSandboxLimitExceeded,
-		ErrFileNotFound,
-		ErrFileAlreadyExists,
-		ErrPermissionDenied,
-		ErrInvalidPath,
-		ErrNotADirectory,
-		ErrDirectoryNotEmpty,
-		ErrProcessNotFound,
-		ErrProcessTimeout,
-		ErrProcessExecutionFailed,
-		ErrPTYNotFound,
-		ErrPTYLimitExceeded,
-		ErrPTYAlreadyClosed,
-		ErrAgentNotConnected,
-		ErrAgentConnectionTimeout,
-		ErrAgentCommunicationError,
-		ErrDatabaseError,
-		ErrDockerError,
-		ErrNFSError,
-		ErrWorkspaceNotFound,
-		ErrWorkspaceHasActiveSandboxes,
-		ErrPathNotAllowed,
-		ErrUnauthorized,
-	} {
-		s := e.(*codeSentinel)
-		m[s.code] = s
-	}
-	return m
-}()
 
 // Error is an error answered by the Workspace API. Test for a particular
 // error with errors.Is and the sentinels (ErrSandboxNotFound, ErrNotFound,
@@ -323,8 +277,8 @@ func (e *Error) Is(target error) bool {
 	if e.Code == 0 {
 		return false
 	}
-	s, ok := codeSentinels[e.Code]
-	return ok && error(s) == target
+	s, ok := target.(*codeSentinel)
+	return ok && s.code == e.Code
 }
 
 // maxErrorBody bounds how much of an error response is read.
@@ -343,10 +297,11 @@ type errorEnvelope struct {
 }
 
 // checkResponse is the one place that turns a non-2xx response into an
-// *Error. It returns nil for 2xx responses without touching the body;
+// *Error. It returns nil for 2xx responses (and 101, a completed WebSocket
+// handshake) without touching the body;
 // otherwise it reads (at most maxErrorBody of) the body and closes it.
 func (c *Client) checkResponse(resp *http.Response, op string) error {
-	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 || resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil
 	}
 	defer resp.Body.Close()

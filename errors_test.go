@@ -8,45 +8,90 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
-func TestEveryCodeHasItsSentinel(t *testing.T) {
-	cases := []struct {
-		code     ErrorCode
-		status   int
-		sentinel error
-	}{
-		{1001, 400, ErrInvalidRequest}, {1002, 400, ErrInvalidParameter}, {1003, 500, ErrInternal},
-		{1004, 501, ErrNotImplemented}, {1005, 401, ErrUnauthorized},
-		{2001, 404, ErrSandboxNotFound}, {2002, 409, ErrSandboxAlreadyExists}, {2003, 404, ErrTemplateNotFound},
-		{2004, 400, ErrInvalidSandboxState}, {2005, 429, ErrSandboxLimitExceeded},
-		{3001, 404, ErrFileNotFound}, {3002, 409, ErrFileAlreadyExists}, {3003, 403, ErrPermissionDenied},
-		{3004, 400, ErrInvalidPath}, {3005, 400, ErrNotADirectory}, {3006, 400, ErrDirectoryNotEmpty},
-		{4001, 404, ErrProcessNotFound}, {4002, 504, ErrProcessTimeout}, {4003, 500, ErrProcessExecutionFailed},
-		{4101, 404, ErrPTYNotFound}, {4102, 429, ErrPTYLimitExceeded}, {4103, 500, ErrPTYAlreadyClosed},
-		{5001, 503, ErrAgentNotConnected}, {5002, 504, ErrAgentConnectionTimeout}, {5003, 503, ErrAgentCommunicationError},
-		{6001, 500, ErrDatabaseError}, {6002, 500, ErrDockerError}, {6003, 500, ErrNFSError},
-		{7001, 404, ErrWorkspaceNotFound}, {7002, 409, ErrWorkspaceHasActiveSandboxes}, {7003, 403, ErrPathNotAllowed},
+// codeTable lists every exported Code constant with its name and sentinel,
+// as API.md spells them.
+var codeTable = []struct {
+	code     ErrorCode
+	name     string
+	sentinel error
+}{
+	{CodeInvalidRequest, "InvalidRequest", ErrInvalidRequest},
+	{CodeInvalidParameter, "InvalidParameter", ErrInvalidParameter},
+	{CodeInternal, "Internal", ErrInternal},
+	{CodeNotImplemented, "NotImplemented", ErrNotImplemented},
+	{CodeUnauthorized, "Unauthorized", ErrUnauthorized},
+	{CodeRequestTooLarge, "RequestTooLarge", ErrRequestTooLarge},
+	{CodeSandboxNotFound, "SandboxNotFound", ErrSandboxNotFound},
+	{CodeSandboxAlreadyExists, "SandboxAlreadyExists", ErrSandboxAlreadyExists},
+	{CodeTemplateNotFound, "TemplateNotFound", ErrTemplateNotFound},
+	{CodeInvalidSandboxState, "InvalidSandboxState", ErrInvalidSandboxState},
+	{CodeSandboxLimitExceeded, "SandboxLimitExceeded", ErrSandboxLimitExceeded},
+	{CodeFileNotFound, "FileNotFound", ErrFileNotFound},
+	{CodeFileAlreadyExists, "FileAlreadyExists", ErrFileAlreadyExists},
+	{CodePermissionDenied, "PermissionDenied", ErrPermissionDenied},
+	{CodeInvalidPath, "InvalidPath", ErrInvalidPath},
+	{CodeNotADirectory, "NotADirectory", ErrNotADirectory},
+	{CodeDirectoryNotEmpty, "DirectoryNotEmpty", ErrDirectoryNotEmpty},
+	{CodeProcessNotFound, "ProcessNotFound", ErrProcessNotFound},
+	{CodeProcessTimeout, "ProcessTimeout", ErrProcessTimeout},
+	{CodeProcessExecutionFailed, "ProcessExecutionFailed", ErrProcessExecutionFailed},
+	{CodePTYNotFound, "PTYNotFound", ErrPTYNotFound},
+	{CodePTYLimitExceeded, "PTYLimitExceeded", ErrPTYLimitExceeded},
+	{CodePTYAlreadyClosed, "PTYAlreadyClosed", ErrPTYAlreadyClosed},
+	{CodeAgentNotConnected, "AgentNotConnected", ErrAgentNotConnected},
+	{CodeAgentConnectionTimeout, "AgentConnectionTimeout", ErrAgentConnectionTimeout},
+	{CodeAgentCommunicationError, "AgentCommunicationError", ErrAgentCommunicationError},
+	{CodeDatabaseError, "DatabaseError", ErrDatabaseError},
+	{CodeDockerError, "DockerError", ErrDockerError},
+	{CodeNFSError, "NFSError", ErrNFSError},
+	{CodeWorkspaceNotFound, "WorkspaceNotFound", ErrWorkspaceNotFound},
+	{CodeWorkspaceHasActiveSandboxes, "WorkspaceHasActiveSandboxes", ErrWorkspaceHasActiveSandboxes},
+	{CodePathNotAllowed, "PathNotAllowed", ErrPathNotAllowed},
+	{CodePortNotReachable, "PortNotReachable", ErrPortNotReachable},
+}
+
+// TestCodesMatchWireTable checks the exported constants against the one
+// code table: same codes, same names, nothing missing on either side.
+func TestCodesMatchWireTable(t *testing.T) {
+	t.Parallel()
+	require.Len(t, codeTable, len(wire.Codes))
+	for i, ci := range wire.Codes {
+		row := codeTable[i]
+		assert.Equal(t, int(ci.Code), int(row.code), "row %d", i)
+		assert.Equal(t, ci.Name, row.name)
+		assert.Equal(t, ci.Name, row.code.String())
+		assert.Equal(t, ci.Status, row.code.Status())
+		assert.Equal(t, fmt.Sprintf("workspace: %s (code %d)", ci.Text, ci.Code), row.sentinel.Error())
 	}
-	all := make([]error, len(cases))
-	for i, tc := range cases {
+}
+
+func TestEveryCodeHasItsSentinel(t *testing.T) {
+	t.Parallel()
+	all := make([]error, len(codeTable))
+	for i, tc := range codeTable {
 		all[i] = tc.sentinel
 	}
-	for _, tc := range cases {
+	for _, tc := range codeTable {
 		t.Run(tc.code.String(), func(t *testing.T) {
+			t.Parallel()
+			status := tc.code.Status()
 			f := newFake(t, nil, WithRetry(NoRetry))
-			f.script(reply{status: tc.status, body: fmt.Sprintf(`{"code":%d,"message":"m %d"}`, tc.code, tc.code)})
+			f.script(reply{status: status, body: fmt.Sprintf(`{"code":%d,"message":"m %d"}`, tc.code, tc.code)})
 			_, err := f.c.Sandbox.Get(t.Context(), "sbx-1")
 			require.Error(t, err)
 			for _, s := range all {
 				assert.Equal(t, s == tc.sentinel, errors.Is(err, s), "errors.Is(%v, %v)", err, s)
 			}
-			assert.Equal(t, tc.status == 404, errors.Is(err, ErrNotFound))
-			assert.Equal(t, tc.status == 404, errors.Is(tc.sentinel, ErrNotFound), "sentinel vs ErrNotFound")
+			assert.Equal(t, status == 404, errors.Is(err, ErrNotFound))
+			assert.Equal(t, status == 404, errors.Is(tc.sentinel, ErrNotFound), "sentinel vs ErrNotFound")
 			var apiErr *Error
 			require.ErrorAs(t, err, &apiErr)
 			assert.Equal(t, tc.code, apiErr.Code)
-			assert.Equal(t, tc.status, apiErr.StatusCode)
+			assert.Equal(t, status, apiErr.StatusCode)
 			assert.Contains(t, tc.sentinel.Error(), fmt.Sprintf("(code %d)", tc.code))
 			assert.Equal(t, fmt.Sprintf("workspace: get sandbox: m %d (code %d)", tc.code, tc.code), err.Error())
 		})
@@ -62,6 +107,7 @@ func TestErrorFormat(t *testing.T) {
 	assert.Equal(t, "workspace: mkdir: bad: field x (code 1001)", e.Error())
 	assert.Equal(t, "workspace: sandbox not found (code 2001)", ErrSandboxNotFound.Error())
 	assert.Equal(t, "workspace: PTY not found (code 4101)", ErrPTYNotFound.Error())
+	assert.Equal(t, "workspace: not a directory (code 3005)", ErrNotADirectory.Error())
 	assert.Equal(t, "SandboxNotFound", CodeSandboxNotFound.String())
 	assert.Equal(t, "9999", ErrorCode(9999).String())
 }

@@ -35,7 +35,7 @@ type wireOptions struct {
 // is sent when Stdin needs a feature the server lacks.
 func (s *ProcessService) prepareRun(ctx context.Context, op, command string, opts *RunCommandOptions) (*wireOptions, error) {
 	w := &wireOptions{body: runBody{Command: command}}
-	binary, err := s.c.hasFeature(ctx, "binary")
+	binary, err := s.c.hasFeature(ctx, FeatureBinary)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (s *ProcessService) prepareRun(ctx context.Context, op, command string, opt
 	w.body.Args, w.body.Env, w.body.Cwd = opts.Args, opts.Env, opts.Cwd
 	w.body.Timeout = ceilUnit(opts.Timeout, time.Millisecond)
 	if len(opts.Stdin) > 0 {
-		ok, err := s.c.hasFeature(ctx, "process.stdin")
+		ok, err := s.c.hasFeature(ctx, FeatureProcessStdin)
 		if err != nil {
 			return nil, err
 		}
@@ -70,8 +70,11 @@ func (s *ProcessService) prepareRun(ctx context.Context, op, command string, opt
 }
 
 // Run runs command (argv[0], no shell) in the sandbox and waits for it to
-// finish; a non-zero exit is not an error. opts may be nil. The call is
-// bounded by the Client's timeout plus opts.Timeout. When opts.Timeout
+// finish; a non-zero exit is not an error. opts may be nil. How long Run
+// waits is the command's business: without opts.Timeout only ctx bounds the
+// wait and the client timeout (WithTimeout) bounds only connecting; with
+// opts.Timeout the wait is bounded by opts.Timeout plus the client timeout
+// (an error matching context.DeadlineExceeded that names both). When opts.Timeout
 // elapses the error matches ErrProcessTimeout and, as an *Error, carries the
 // partial output in Stdout and Stderr (on servers that report it). Other
 // errors: ErrSandboxNotFound, ErrInvalidSandboxState (sandbox not running),
@@ -83,20 +86,18 @@ func (s *ProcessService) Run(ctx context.Context, sandboxID, command string, opt
 	if err != nil {
 		return nil, err
 	}
-	req, err := s.c.newRequest(ctx, http.MethodPost, sandboxPath(sandboxID, "/process/run"), nil, &w.body)
-	if err != nil {
-		return nil, err
-	}
-	timeout := s.c.timeout
-	if timeout > 0 && opts != nil && opts.Timeout > 0 {
-		timeout += opts.Timeout
+	r := &apiRequest{op: op, method: http.MethodPost, path: sandboxPath(sandboxID, "/process/run"), body: &w.body, scope: untilConnected}
+	if opts != nil && opts.Timeout > 0 {
+		r.scope, r.extra, r.extraReason = wholeCall, opts.Timeout, "command timeout"
 	}
 	var out struct {
-		ExitCode int    `json:"exit_code"`
-		Stdout   string `json:"stdout"`
-		Stderr   string `json:"stderr"`
+		ExitCode        int    `json:"exit_code"`
+		Stdout          string `json:"stdout"`
+		Stderr          string `json:"stderr"`
+		StdoutTruncated bool   `json:"stdout_truncated"`
+		StderrTruncated bool   `json:"stderr_truncated"`
 	}
-	if err := s.c.doTimeout(req, op, &out, timeout); err != nil {
+	if err := s.c.callJSON(ctx, r, &out); err != nil {
 		var apiErr *Error
 		if w.binary && errors.As(err, &apiErr) {
 			apiErr.Stdout = decodeLenient(apiErr.Stdout)
@@ -104,7 +105,8 @@ func (s *ProcessService) Run(ctx context.Context, sandboxID, command string, opt
 		}
 		return nil, err
 	}
-	res := &CommandResult{ExitCode: out.ExitCode, Stdout: out.Stdout, Stderr: out.Stderr}
+	res := &CommandResult{ExitCode: out.ExitCode, Stdout: out.Stdout, Stderr: out.Stderr,
+		StdoutTruncated: out.StdoutTruncated, StderrTruncated: out.StderrTruncated}
 	if w.binary {
 		o, err1 := base64.StdEncoding.DecodeString(out.Stdout)
 		e, err2 := base64.StdEncoding.DecodeString(out.Stderr)
@@ -186,5 +188,5 @@ func (s *ProcessService) Kill(ctx context.Context, sandboxID string, pid int, si
 	body := struct {
 		Signal int `json:"signal"`
 	}{int(sig)}
-	return s.c.call(ctx, http.MethodPost, sandboxPath(sandboxID, "/process/"+strconv.Itoa(pid)+"/kill"), nil, body, "kill process", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "kill process", method: http.MethodPost, path: sandboxPath(sandboxID, "/process/"+strconv.Itoa(pid)+"/kill"), body: body}, nil)
 }

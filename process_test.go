@@ -30,6 +30,12 @@ func TestProcessMethods(t *testing.T) {
 			check: func(t *testing.T, got any) {
 				assert.Equal(t, &CommandResult{Stdout: "hi\n"}, got)
 			}},
+		{name: "Run truncated", reply: `{"exit_code":0,"stdout":"abc","stderr":"","stdout_truncated":true}`,
+			method: "POST", path: "/sandboxes/sbx-1/process/run", body: `{"command":"yes"}`,
+			call: func(ctx context.Context, c *Client) (any, error) { return c.Process.Run(ctx, "sbx-1", "yes", nil) },
+			check: func(t *testing.T, got any) {
+				assert.Equal(t, &CommandResult{Stdout: "abc", StdoutTruncated: true}, got)
+			}},
 		{name: "Exec", reply: `{"exit_code":0,"stdout":"host\n","stderr":""}`,
 			method: "POST", path: "/sandboxes/sbx-1/process/run", body: `{"command":"cat","args":["/etc/hostname"]}`,
 			call: func(ctx context.Context, c *Client) (any, error) {

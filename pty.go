@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -20,12 +21,26 @@ import (
 // feature; Create, Resize and Kill are part of the base protocol.
 type PTYService struct{ c *Client }
 
-// PTYInfo describes a PTY created with PTYService.Create.
+// PTYInfo describes a PTY on the server, as PTYService.Create and List
+// return it.
 type PTYInfo struct {
+	// ID identifies the PTY in its sandbox; pass it to Attach, Resize and
+	// Kill.
+	ID string
+	// Cols is the terminal width in columns.
+	Cols int
+	// Rows is the terminal height in rows.
+	Rows int
+}
+
+// wirePTY is the PTY object of the create and list answers.
+type wirePTY struct {
 	ID   string `json:"id"`
 	Cols int    `json:"cols"`
 	Rows int    `json:"rows"`
 }
+
+func (w *wirePTY) toPTYInfo() *PTYInfo { return &PTYInfo{ID: w.ID, Cols: w.Cols, Rows: w.Rows} }
 
 // Defaults of PTYOptions and limits of a PTYSession.
 const (
@@ -45,8 +60,9 @@ const (
 	closeCodePTYNotFound websocket.StatusCode = 4101
 )
 
-// errSessionClosed is what Read, Write and Wait report after Close.
-var errSessionClosed = errors.New("workspace: PTY session closed")
+// errSessionClosed is what Write and Wait report after Close; it matches
+// net.ErrClosed.
+var errSessionClosed = fmt.Errorf("workspace: PTY session closed: %w", net.ErrClosed)
 
 func ptyPath(sandboxID string, rest ...string) string {
 	p := "/sandboxes/" + url.PathEscape(sandboxID) + "/pty"
@@ -76,15 +92,11 @@ func (s *PTYService) Create(ctx context.Context, sandboxID string, opts *PTYOpti
 		}
 		body.Shell, body.Env = opts.Shell, opts.Env
 	}
-	req, err := s.c.newRequest(ctx, http.MethodPost, ptyPath(sandboxID), nil, body)
-	if err != nil {
+	var info wirePTY
+	if err := s.c.callJSON(ctx, &apiRequest{op: "create pty", method: http.MethodPost, path: ptyPath(sandboxID), body: body}, &info); err != nil {
 		return nil, err
 	}
-	var info PTYInfo
-	if err := s.c.do(req, "create pty", &info); err != nil {
-		return nil, err
-	}
-	return &info, nil
+	return info.toPTYInfo(), nil
 }
 
 // Resize sets the terminal size of PTY ptyID. Errors: ErrPTYNotFound for an
@@ -94,22 +106,14 @@ func (s *PTYService) Resize(ctx context.Context, sandboxID, ptyID string, cols, 
 		Cols int `json:"cols"`
 		Rows int `json:"rows"`
 	}{cols, rows}
-	req, err := s.c.newRequest(ctx, http.MethodPost, ptyPath(sandboxID, ptyID, "resize"), nil, body)
-	if err != nil {
-		return err
-	}
-	return s.c.do(req, "resize pty", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "resize pty", method: http.MethodPost, path: ptyPath(sandboxID, ptyID, "resize"), body: body}, nil)
 }
 
 // Kill kills the shell of PTY ptyID and everything it started. Connected
 // sessions then see the shell's exit. Errors: ErrPTYNotFound for an unknown
 // id, ErrSandboxNotFound, and other *Error values.
 func (s *PTYService) Kill(ctx context.Context, sandboxID, ptyID string) error {
-	req, err := s.c.newRequest(ctx, http.MethodDelete, ptyPath(sandboxID, ptyID), nil, nil)
-	if err != nil {
-		return err
-	}
-	return s.c.do(req, "kill pty", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "kill pty", method: http.MethodDelete, path: ptyPath(sandboxID, ptyID)}, nil)
 }
 
 // Connect creates a PTY in sandbox sandboxID (see Create for opts) and
@@ -156,7 +160,7 @@ func (s *PTYService) Attach(ctx context.Context, sandboxID, ptyID string) (*PTYS
 }
 
 func (s *PTYService) requireFeature(ctx context.Context) error {
-	ok, err := s.c.hasFeature(ctx, "pty")
+	ok, err := s.c.hasFeature(ctx, FeaturePTY)
 	if err != nil {
 		return err
 	}
@@ -167,7 +171,6 @@ func (s *PTYService) requireFeature(ctx context.Context) error {
 }
 
 func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {
-	parent := ctx
 	u := s.c.endpointURL(ptyPath(sandboxID, ptyID), nil)
 	switch u.Scheme {
 	case "https":
@@ -175,32 +178,29 @@ func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSes
 	default:
 		u.Scheme = "ws"
 	}
-	hdr := http.Header{}
-	if a := s.c.authHeader(); a != "" {
-		hdr.Set("Authorization", a)
-	}
-	if s.c.userAgent != "" {
-		hdr.Set("User-Agent", s.c.userAgent)
-	}
-	if s.c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.c.timeout)
-		defer cancel()
-	}
-	conn, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
-		HTTPClient: s.c.hc,
-		HTTPHeader: hdr,
-	})
-	if err != nil {
-		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			if cerr := s.c.checkResponse(resp, "connect pty"); cerr != nil {
-				return nil, cerr
-			}
+	var conn *websocket.Conn
+	handshake := func(req *http.Request) (*http.Response, error) {
+		hdr := req.Header.Clone()
+		hdr.Del("Accept")
+		c, resp, err := websocket.Dial(req.Context(), u.String(), &websocket.DialOptions{HTTPClient: s.c.hc, HTTPHeader: hdr})
+		switch {
+		case err == nil:
+			conn = c
+			return resp, nil
+		case resp != nil && resp.StatusCode != http.StatusSwitchingProtocols:
+			return resp, nil // an answer to classify (and maybe retry)
 		}
-		return nil, fmt.Errorf("workspace: connect pty: %w", err)
+		return nil, err
 	}
+	// The handshake is a GET: retried like any read. The client timeout
+	// bounds it up to the 101 answer; ctx alone bounds the session.
+	resp, err := s.c.roundTrip(ctx, &apiRequest{op: "connect pty", method: http.MethodGet, path: ptyPath(sandboxID, ptyID), scope: untilHeaders}, handshake)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
 	conn.SetReadLimit(ptyMaxMessage)
-	sctx, cancel := context.WithCancel(parent)
+	sctx, cancel := context.WithCancel(ctx)
 	sess := &PTYSession{
 		svc:       s,
 		sandboxID: sandboxID,

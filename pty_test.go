@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -259,9 +260,9 @@ func TestPTYSessionCloseUnblocksRead(t *testing.T) {
 	require.NoError(t, sess.Close())
 	assert.Equal(t, io.EOF, <-readErr)
 	_, err = sess.Wait(ctxT(t))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, net.ErrClosed)
 	_, err = sess.Write([]byte("x"))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, net.ErrClosed)
 
 	ctx, cancel := context.WithTimeout(ctxT(t), time.Millisecond)
 	defer cancel()

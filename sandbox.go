@@ -28,6 +28,7 @@ func (s *SandboxService) Create(ctx context.Context, params *CreateSandboxParams
 		Env         map[string]string `json:"env,omitempty"`
 		Metadata    map[string]string `json:"metadata,omitempty"`
 		Timeout     int64             `json:"timeout,omitempty"`
+		Resources   *wireResources    `json:"resources,omitempty"`
 	}{}
 	if params != nil {
 		body.WorkspaceID = params.WorkspaceID
@@ -36,9 +37,10 @@ func (s *SandboxService) Create(ctx context.Context, params *CreateSandboxParams
 		body.Env = params.Env
 		body.Metadata = params.Metadata
 		body.Timeout = ceilUnit(params.Timeout, time.Second)
+		body.Resources = resourcesToWire(params.Resources)
 	}
 	var sb wireSandbox
-	if err := s.c.call(ctx, http.MethodPost, "/sandboxes", nil, body, "create sandbox", &sb); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "create sandbox", method: http.MethodPost, path: "/sandboxes", body: body}, &sb); err != nil {
 		return nil, err
 	}
 	return sb.toSandbox(), nil
@@ -48,7 +50,7 @@ func (s *SandboxService) Create(ctx context.Context, params *CreateSandboxParams
 // ErrSandboxNotFound.
 func (s *SandboxService) Get(ctx context.Context, id string) (*Sandbox, error) {
 	var sb wireSandbox
-	if err := s.c.call(ctx, http.MethodGet, sandboxPath(id, ""), nil, nil, "get sandbox", &sb); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "get sandbox", method: http.MethodGet, path: sandboxPath(id, "")}, &sb); err != nil {
 		return nil, err
 	}
 	return sb.toSandbox(), nil
@@ -64,7 +66,7 @@ func (s *SandboxService) List(ctx context.Context, opts *ListSandboxesOptions) (
 	var out struct {
 		Sandboxes []wireSandbox `json:"sandboxes"`
 	}
-	if err := s.c.call(ctx, http.MethodGet, "/sandboxes", q, nil, "list sandboxes", &out); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "list sandboxes", method: http.MethodGet, path: "/sandboxes", query: q}, &out); err != nil {
 		return nil, err
 	}
 	list := make([]*Sandbox, len(out.Sandboxes))
@@ -95,7 +97,7 @@ func (s *SandboxService) Delete(ctx context.Context, id string, opts *DeleteSand
 	if opts != nil && opts.Force {
 		q = url.Values{"force": {"true"}}
 	}
-	return s.c.call(ctx, http.MethodDelete, sandboxPath(id, ""), q, nil, "delete sandbox", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "delete sandbox", method: http.MethodDelete, path: sandboxPath(id, ""), query: q}, nil)
 }
 
 // Polling intervals of WaitForState.

@@ -29,6 +29,15 @@ func TestSandboxMethods(t *testing.T) {
 					Timeout: time.Hour}, *sb)
 				assert.True(t, sb.UpdatedAt.Equal(time.Date(2024, 5, 6, 7, 8, 9, 5e8, time.UTC)))
 			}},
+		{name: "Create resources", reply: `{"id":"sbx-1","state":"running","resources":{"cpus":0.5,"memory_mb":256,"pids":64,"disk_mb":100}}`,
+			method: "POST", path: "/sandboxes",
+			body: `{"workspace_id":"ws-1","resources":{"cpus":0.5,"memory_mb":512}}`,
+			call: func(ctx context.Context, c *Client) (any, error) {
+				return c.Sandbox.Create(ctx, &CreateSandboxParams{WorkspaceID: "ws-1", Resources: &Resources{CPUs: 0.5, MemoryMB: 512}})
+			},
+			check: func(t *testing.T, got any) {
+				assert.Equal(t, &Resources{CPUs: 0.5, MemoryMB: 256, PIDs: 64, DiskMB: 100}, got.(*Sandbox).Resources)
+			}},
 		{name: "Create nil", reply: sbJSON("running"), method: "POST", path: "/sandboxes", body: `{"workspace_id":""}`,
 			call: func(ctx context.Context, c *Client) (any, error) { return c.Sandbox.Create(ctx, nil) }},
 		{name: "Get", reply: sbJSON("starting"), method: "GET", path: "/sandboxes/sbx-1",

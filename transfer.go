@@ -12,14 +12,6 @@ import (
 	"strconv"
 )
 
-// featureFilesRaw is the /health feature that enables the raw-file routes.
-const featureFilesRaw = "files.raw"
-
-func init() {
-	rawReadFile = readFileRaw
-	rawWriteFile = writeFileRaw
-}
-
 // TransferOptions configures Upload and Download. A nil *TransferOptions
 // means all defaults.
 type TransferOptions struct {
@@ -77,7 +69,7 @@ func (s *WorkspaceService) Upload(ctx context.Context, id, path string, r io.Rea
 	default:
 		size = readerSize(r)
 	}
-	ok, err := s.c.hasFeature(ctx, featureFilesRaw)
+	ok, err := s.c.hasFeature(ctx, FeatureFilesRaw)
 	if err != nil {
 		return err
 	}
@@ -102,23 +94,9 @@ func (s *WorkspaceService) Upload(ctx context.Context, id, path string, r io.Rea
 	// NopCloser: the transport closes a ReadCloser body, and r is the
 	// caller's to close. The transport unwraps a NopCloser, so an *os.File
 	// still goes to the socket with sendfile.
-	req, err := s.c.newRequest(ctx, http.MethodPut, workspacePath(id, "/files/raw"), url.Values{"path": {path}}, io.NopCloser(body))
+	resp, err := s.c.open(ctx, &apiRequest{op: op, method: http.MethodPut, path: workspacePath(id, "/files/raw"),
+		query: url.Values{"path": {path}}, body: io.NopCloser(body), size: size, scope: untilConnected})
 	if err != nil {
-		return err
-	}
-	switch {
-	case size == 0:
-		req.Body, req.ContentLength = http.NoBody, 0
-	case size > 0:
-		req.ContentLength = size
-	default:
-		req.ContentLength = -1 // chunked
-	}
-	resp, err := s.c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("workspace: %s: %w", op, ctxErr(ctx, err))
-	}
-	if err := s.c.checkResponse(resp, op); err != nil {
 		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -147,7 +125,7 @@ func (s *WorkspaceService) Download(ctx context.Context, id, path string, opts *
 	if off < 0 || length < 0 {
 		return nil, fmt.Errorf("workspace: %s: negative Offset or Length", op)
 	}
-	ok, err := s.c.hasFeature(ctx, featureFilesRaw)
+	ok, err := s.c.hasFeature(ctx, FeatureFilesRaw)
 	if err != nil {
 		return nil, err
 	}
@@ -167,23 +145,17 @@ func (s *WorkspaceService) Download(ctx context.Context, id, path string, opts *
 		}
 		return rc, nil
 	}
-	req, err := s.c.newRequest(ctx, http.MethodGet, workspacePath(id, "/files/raw"), url.Values{"path": {path}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/octet-stream")
+	r := &apiRequest{op: op, method: http.MethodGet, path: workspacePath(id, "/files/raw"), query: url.Values{"path": {path}},
+		accept: "application/octet-stream", scope: untilHeaders}
 	if off > 0 || length > 0 {
 		rng := "bytes=" + strconv.FormatInt(off, 10) + "-"
 		if length > 0 {
 			rng += strconv.FormatInt(off+length-1, 10)
 		}
-		req.Header.Set("Range", rng)
+		r.header = http.Header{"Range": {rng}}
 	}
-	resp, err := s.c.hc.Do(req)
+	resp, err := s.c.open(ctx, r)
 	if err != nil {
-		return nil, fmt.Errorf("workspace: %s: %w", op, ctxErr(ctx, err))
-	}
-	if err := s.c.checkResponse(resp, op); err != nil {
 		var apiErr *Error
 		if length == 0 && errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 			return emptyBody(opts), nil
@@ -283,24 +255,12 @@ func (p *progressBody) Read(b []byte) (int, error) {
 }
 
 // readFileRaw is ReadFile over GET files/raw: one copy of the bytes, no
-// JSON or base64. It is bounded by the Client's timeout.
-func readFileRaw(ctx context.Context, c *Client, id, path string) ([]byte, error) {
+// JSON or base64. The client timeout bounds the whole call.
+func (s *WorkspaceService) readFileRaw(ctx context.Context, id, path string) ([]byte, error) {
 	const op = "read file"
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
-	}
-	req, err := c.newRequest(ctx, http.MethodGet, workspacePath(id, "/files/raw"), url.Values{"path": {path}}, nil)
+	resp, err := s.c.open(ctx, &apiRequest{op: op, method: http.MethodGet, path: workspacePath(id, "/files/raw"),
+		query: url.Values{"path": {path}}, accept: "application/octet-stream"})
 	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/octet-stream")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("workspace: %s: %w", op, ctxErr(ctx, err))
-	}
-	if err := c.checkResponse(resp, op); err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
@@ -309,21 +269,14 @@ func readFileRaw(ctx context.Context, c *Client, id, path string) ([]byte, error
 		buf.Grow(int(min(n, 64<<20)) + bytes.MinRead)
 	}
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return nil, fmt.Errorf("workspace: %s: %w", op, ctxErr(ctx, err))
+		return nil, fmt.Errorf("workspace: %s: %w", op, callCtxErr(resp.Request.Context(), err))
 	}
 	return buf.Bytes(), nil
 }
 
-// writeFileRaw is WriteFile over PUT files/raw, bounded by the Client's
-// timeout.
-func writeFileRaw(ctx context.Context, c *Client, id, path string, data []byte) error {
-	req, err := c.newRequest(ctx, http.MethodPut, workspacePath(id, "/files/raw"), url.Values{"path": {path}}, bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	if len(data) == 0 {
-		req.Body, req.GetBody = http.NoBody, nil
-	}
-	req.ContentLength = int64(len(data))
-	return c.do(req, "write file", nil)
+// writeFileRaw is WriteFile over PUT files/raw. The client timeout bounds
+// the whole call.
+func (s *WorkspaceService) writeFileRaw(ctx context.Context, id, path string, data []byte) error {
+	return s.c.callJSON(ctx, &apiRequest{op: "write file", method: http.MethodPut, path: workspacePath(id, "/files/raw"),
+		query: url.Values{"path": {path}}, body: bytes.NewReader(data), size: int64(len(data))}, nil)
 }

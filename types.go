@@ -67,6 +67,24 @@ type Sandbox struct {
 	Timeout time.Duration
 	// ErrorMessage says why the sandbox is in StateError; empty otherwise.
 	ErrorMessage string
+	// Resources holds the effective resource limits the server applied
+	// (its defaults and maxima included); nil when the server does not
+	// report them.
+	Resources *Resources
+}
+
+// Resources are the resource limits of a sandbox. In
+// CreateSandboxParams a zero field leaves the server's default; in a
+// Sandbox they are the effective values.
+type Resources struct {
+	// CPUs is the number of CPUs, fractions allowed (e.g. 0.5).
+	CPUs float64
+	// MemoryMB is the memory limit in MiB.
+	MemoryMB int
+	// PIDs is the maximum number of processes.
+	PIDs int
+	// DiskMB is the disk space limit in MiB.
+	DiskMB int
 }
 
 // CommandResult is the outcome of a command that ran to completion.
@@ -79,6 +97,12 @@ type CommandResult struct {
 	Stdout string
 	// Stderr is everything the command wrote to standard error.
 	Stderr string
+	// StdoutTruncated reports that Stdout was cut at the server's output
+	// limit (16 MiB per stream on the reference server); the command still
+	// ran to its end.
+	StdoutTruncated bool
+	// StderrTruncated reports the same for Stderr.
+	StderrTruncated bool
 }
 
 // FileType says what kind of file a FileInfo describes.
@@ -89,6 +113,8 @@ const (
 	FileTypeFile      FileType = "file"
 	FileTypeDirectory FileType = "directory"
 	FileTypeSymlink   FileType = "symlink"
+	// FileTypeOther is a FIFO, socket or device.
+	FileTypeOther FileType = "other"
 )
 
 // FileInfo describes a file in a workspace.
@@ -133,6 +159,10 @@ type CreateSandboxParams struct {
 	// Timeout limits the sandbox's lifetime; it is sent in whole seconds,
 	// rounded up. Zero or negative leaves the server's default.
 	Timeout time.Duration
+	// Resources asks for resource limits (default nil: the server's
+	// defaults). The server clamps them to its maxima; Sandbox.Resources
+	// says what applies.
+	Resources *Resources
 }
 
 // ListSandboxesOptions filter SandboxService.List. A nil
@@ -215,7 +245,11 @@ type ProcessEvent struct {
 	Data []byte
 	// PID is the process id inside the sandbox (EventStart).
 	PID int
-	// Code is the exit code (EventExit) or the error code (EventError).
+	// Code depends on Type: for EventExit it is the process's exit status
+	// (0 to 255; 128+N when killed by signal N); for EventError it is the
+	// protocol error code (an ErrorCode such as 4002, CodeProcessTimeout),
+	// also found in the *Error RunStream yields next; for every other type
+	// it is 0.
 	Code int
 	// Message is the error text (EventError).
 	Message string
@@ -282,7 +316,12 @@ type HealthInfo struct {
 	Features []string
 }
 
-// HasFeature reports whether the server advertised the named feature.
+// Has reports whether the server advertised feature, one of the Feature
+// constants such as FeaturePTY.
+func (h *HealthInfo) Has(feature string) bool { return h.HasFeature(feature) }
+
+// HasFeature reports whether the server advertised the named feature; it is
+// the same as Has.
 func (h *HealthInfo) HasFeature(name string) bool {
 	for _, f := range h.Features {
 		if f == name {
@@ -389,6 +428,29 @@ type wireSandbox struct {
 	UpdatedAt    wireTime          `json:"updated_at"`
 	Timeout      float64           `json:"timeout"`
 	ErrorMessage string            `json:"error_message"`
+	Resources    *wireResources    `json:"resources"`
+}
+
+// wireResources is the "resources" object of create params and sandboxes.
+type wireResources struct {
+	CPUs     float64 `json:"cpus,omitempty"`
+	MemoryMB int     `json:"memory_mb,omitempty"`
+	PIDs     int     `json:"pids,omitempty"`
+	DiskMB   int     `json:"disk_mb,omitempty"`
+}
+
+func (r *wireResources) toResources() *Resources {
+	if r == nil {
+		return nil
+	}
+	return &Resources{CPUs: r.CPUs, MemoryMB: r.MemoryMB, PIDs: r.PIDs, DiskMB: r.DiskMB}
+}
+
+func resourcesToWire(r *Resources) *wireResources {
+	if r == nil {
+		return nil
+	}
+	return &wireResources{CPUs: r.CPUs, MemoryMB: r.MemoryMB, PIDs: r.PIDs, DiskMB: r.DiskMB}
 }
 
 func (w *wireSandbox) toSandbox() *Sandbox {
@@ -404,6 +466,7 @@ func (w *wireSandbox) toSandbox() *Sandbox {
 		UpdatedAt:    w.UpdatedAt.Time,
 		Timeout:      time.Duration(w.Timeout * float64(time.Second)),
 		ErrorMessage: w.ErrorMessage,
+		Resources:    w.Resources.toResources(),
 	}
 }
 

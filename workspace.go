@@ -15,15 +15,6 @@ import (
 // the sentinels it typically matches.
 type WorkspaceService struct{ c *Client }
 
-// Raw-file hooks. A later file (files.raw support) may set these in an init
-// function: when the server advertises the "files.raw" feature, ReadFile and
-// WriteFile call them instead of the JSON routes. They must return *Error
-// values from c.checkResponse like every other call.
-var (
-	rawReadFile  func(ctx context.Context, c *Client, id, path string) ([]byte, error)
-	rawWriteFile func(ctx context.Context, c *Client, id, path string, data []byte) error
-)
-
 func workspacePath(id string, rest string) string {
 	return "/workspaces/" + url.PathEscape(id) + rest
 }
@@ -38,7 +29,7 @@ func (s *WorkspaceService) Create(ctx context.Context, params *CreateWorkspacePa
 		body.Name, body.Metadata = params.Name, params.Metadata
 	}
 	var w wireWorkspace
-	if err := s.c.call(ctx, http.MethodPost, "/workspaces", nil, body, "create workspace", &w); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "create workspace", method: http.MethodPost, path: "/workspaces", body: body}, &w); err != nil {
 		return nil, err
 	}
 	return w.toWorkspace(), nil
@@ -48,7 +39,7 @@ func (s *WorkspaceService) Create(ctx context.Context, params *CreateWorkspacePa
 // ErrWorkspaceNotFound.
 func (s *WorkspaceService) Get(ctx context.Context, id string) (*Workspace, error) {
 	var w wireWorkspace
-	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, ""), nil, nil, "get workspace", &w); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "get workspace", method: http.MethodGet, path: workspacePath(id, "")}, &w); err != nil {
 		return nil, err
 	}
 	return w.toWorkspace(), nil
@@ -59,7 +50,7 @@ func (s *WorkspaceService) List(ctx context.Context) ([]*Workspace, error) {
 	var out struct {
 		Workspaces []wireWorkspace `json:"workspaces"`
 	}
-	if err := s.c.call(ctx, http.MethodGet, "/workspaces", nil, nil, "list workspaces", &out); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "list workspaces", method: http.MethodGet, path: "/workspaces"}, &out); err != nil {
 		return nil, err
 	}
 	ws := make([]*Workspace, len(out.Workspaces))
@@ -73,7 +64,7 @@ func (s *WorkspaceService) List(ctx context.Context) ([]*Workspace, error) {
 // ErrWorkspaceHasActiveSandboxes while sandboxes use it, and with
 // ErrWorkspaceNotFound when there is no such workspace.
 func (s *WorkspaceService) Delete(ctx context.Context, id string) error {
-	return s.c.call(ctx, http.MethodDelete, workspacePath(id, ""), nil, nil, "delete workspace", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "delete workspace", method: http.MethodDelete, path: workspacePath(id, "")}, nil)
 }
 
 // WriteFile writes data to path in the workspace, creating parent
@@ -83,14 +74,12 @@ func (s *WorkspaceService) Delete(ctx context.Context, id string) error {
 // anything is sent.
 func (s *WorkspaceService) WriteFile(ctx context.Context, id, path string, data []byte) error {
 	const op = "write file"
-	if rawWriteFile != nil {
-		if ok, err := s.c.hasFeature(ctx, "files.raw"); err != nil {
-			return err
-		} else if ok {
-			return rawWriteFile(ctx, s.c, id, path, data)
-		}
+	if ok, err := s.c.hasFeature(ctx, FeatureFilesRaw); err != nil {
+		return err
+	} else if ok {
+		return s.writeFileRaw(ctx, id, path, data)
 	}
-	binary, err := s.c.hasFeature(ctx, "binary")
+	binary, err := s.c.hasFeature(ctx, FeatureBinary)
 	if err != nil {
 		return err
 	}
@@ -106,7 +95,7 @@ func (s *WorkspaceService) WriteFile(ctx context.Context, id, path string, data 
 		}
 		body.Content = string(data)
 	}
-	return s.c.call(ctx, http.MethodPut, workspacePath(id, "/files"), url.Values{"path": {path}}, body, op, nil)
+	return s.c.callJSON(ctx, &apiRequest{op: op, method: http.MethodPut, path: workspacePath(id, "/files"), query: url.Values{"path": {path}}, body: body}, nil)
 }
 
 // ReadFile returns the content of the file at path in the workspace. It is
@@ -115,14 +104,12 @@ func (s *WorkspaceService) WriteFile(ctx context.Context, id, path string, data 
 // ErrNotADirectory.
 func (s *WorkspaceService) ReadFile(ctx context.Context, id, path string) ([]byte, error) {
 	const op = "read file"
-	if rawReadFile != nil {
-		if ok, err := s.c.hasFeature(ctx, "files.raw"); err != nil {
-			return nil, err
-		} else if ok {
-			return rawReadFile(ctx, s.c, id, path)
-		}
+	if ok, err := s.c.hasFeature(ctx, FeatureFilesRaw); err != nil {
+		return nil, err
+	} else if ok {
+		return s.readFileRaw(ctx, id, path)
 	}
-	binary, err := s.c.hasFeature(ctx, "binary")
+	binary, err := s.c.hasFeature(ctx, FeatureBinary)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +121,7 @@ func (s *WorkspaceService) ReadFile(ctx context.Context, id, path string) ([]byt
 		Content  string `json:"content"`
 		Encoding string `json:"encoding"`
 	}
-	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files"), q, nil, op, &out); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: op, method: http.MethodGet, path: workspacePath(id, "/files"), query: q}, &out); err != nil {
 		return nil, err
 	}
 	if out.Encoding == "base64" {
@@ -153,7 +140,7 @@ func (s *WorkspaceService) ListFiles(ctx context.Context, id, path string) ([]*F
 	var out struct {
 		Files []wireFileInfo `json:"files"`
 	}
-	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files/list"), url.Values{"path": {path}}, nil, "list files", &out); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "list files", method: http.MethodGet, path: workspacePath(id, "/files/list"), query: url.Values{"path": {path}}}, &out); err != nil {
 		return nil, err
 	}
 	fs := make([]*FileInfo, len(out.Files))
@@ -169,7 +156,7 @@ func (s *WorkspaceService) Mkdir(ctx context.Context, id, path string) error {
 	body := struct {
 		Path string `json:"path"`
 	}{path}
-	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/mkdir"), nil, body, "mkdir", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "mkdir", method: http.MethodPost, path: workspacePath(id, "/files/mkdir"), body: body}, nil)
 }
 
 type srcDst struct {
@@ -179,12 +166,12 @@ type srcDst struct {
 
 // CopyFile copies src to dst; directories are copied recursively.
 func (s *WorkspaceService) CopyFile(ctx context.Context, id, src, dst string) error {
-	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/copy"), nil, srcDst{src, dst}, "copy file", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "copy file", method: http.MethodPost, path: workspacePath(id, "/files/copy"), body: srcDst{src, dst}}, nil)
 }
 
 // MoveFile moves (renames) src to dst.
 func (s *WorkspaceService) MoveFile(ctx context.Context, id, src, dst string) error {
-	return s.c.call(ctx, http.MethodPost, workspacePath(id, "/files/move"), nil, srcDst{src, dst}, "move file", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "move file", method: http.MethodPost, path: workspacePath(id, "/files/move"), body: srcDst{src, dst}}, nil)
 }
 
 // DeleteFile deletes the file or directory at path. opts may be nil; a
@@ -194,13 +181,13 @@ func (s *WorkspaceService) DeleteFile(ctx context.Context, id, path string, opts
 	if opts != nil && opts.Recursive {
 		q.Set("recursive", "true")
 	}
-	return s.c.call(ctx, http.MethodDelete, workspacePath(id, "/files"), q, nil, "delete file", nil)
+	return s.c.callJSON(ctx, &apiRequest{op: "delete file", method: http.MethodDelete, path: workspacePath(id, "/files"), query: q}, nil)
 }
 
 // GetFileInfo describes the file at path, or fails with ErrFileNotFound.
 func (s *WorkspaceService) GetFileInfo(ctx context.Context, id, path string) (*FileInfo, error) {
 	var fi wireFileInfo
-	if err := s.c.call(ctx, http.MethodGet, workspacePath(id, "/files/info"), url.Values{"path": {path}}, nil, "get file info", &fi); err != nil {
+	if err := s.c.callJSON(ctx, &apiRequest{op: "get file info", method: http.MethodGet, path: workspacePath(id, "/files/info"), query: url.Values{"path": {path}}}, &fi); err != nil {
 		return nil, err
 	}
 	return fi.toFileInfo(), nil
