@@ -53,7 +53,7 @@ func startNFS(t testing.TB) *nfsTestServer {
 
 func openTestNFS(t testing.TB, s *nfsTestServer) *NFSFileSystem {
 	t.Helper()
-	fsys, err := openNFS(context.Background(), s.addr, "/ws-1")
+	fsys, err := openNFS(context.Background(), s.addr, "/ws-1", NFSOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, fsys.Close()) })
 	return fsys
@@ -263,13 +263,13 @@ func TestNFSConcurrentUse(t *testing.T) {
 func TestNFSClosedSession(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	s := startNFS(t)
-	fsys, err := openNFS(context.Background(), s.addr, "/ws-1")
+	fsys, err := openNFS(context.Background(), s.addr, "/ws-1", NFSOptions{})
 	require.NoError(t, err)
 	require.NoError(t, fsys.Close())
 	require.NoError(t, fsys.Close(), "idempotent")
 	_, err = fsys.Stat(".")
 	require.Error(t, err)
-	_, err = openNFS(context.Background(), s.addr, "/unknown")
+	_, err = openNFS(context.Background(), s.addr, "/unknown", NFSOptions{})
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
 
