@@ -25,11 +25,11 @@ import (
 
 // Program numbers and procedures of NFSv3 and MOUNTv3 (RFC 1813).
 const (
-	progNFS    = 100003
-	versNFS    = 3
-	progMount  = 100005
-	versMount  = 3
-	procMount  = 1
+	progNFS         = 100003
+	versNFS         = 3
+	progMount       = 100005
+	versMount       = 3
+	procMount       = 1
 	procGetAttr     = 1
 	procLookup      = 3
 	procRead        = 6
@@ -126,14 +126,14 @@ func Dial(ctx context.Context, addr, export string, opts Options) (*Client, erro
 		return nil, fmt.Errorf("nfs fsinfo: %w", err)
 	}
 	var info struct {
-		Attr       postOpAttr
-		RTMax      uint32
-		RTPref     uint32
-		RTMult     uint32
-		WTMax      uint32
-		WTPref     uint32
-		WTMult     uint32
-		DTPref     uint32
+		Attr        postOpAttr
+		RTMax       uint32
+		RTPref      uint32
+		RTMult      uint32
+		WTMax       uint32
+		WTPref      uint32
+		WTMult      uint32
+		DTPref      uint32
 		MaxFileSize uint64
 	}
 	if err := xdr.Read(bytes.NewReader(res), &info); err != nil {
