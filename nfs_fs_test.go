@@ -53,7 +53,7 @@ func startNFS(t testing.TB) *nfsTestServer {
 
 func openTestNFS(t testing.TB, s *nfsTestServer) *NFSFileSystem {
 	t.Helper()
-	fsys, err := openNFS(context.Background(), s.addr, "/ws-1")
+	fsys, err := openNFS(context.Background(), s.addr, "/ws-1", NFSOptions{})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, fsys.Close()) })
 	return fsys
@@ -263,13 +263,13 @@ func TestNFSConcurrentUse(t *testing.T) {
 func TestNFSClosedSession(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	s := startNFS(t)
-	fsys, err := openNFS(context.Background(), s.addr, "/ws-1")
+	fsys, err := openNFS(context.Background(), s.addr, "/ws-1", NFSOptions{})
 	require.NoError(t, err)
 	require.NoError(t, fsys.Close())
 	require.NoError(t, fsys.Close(), "idempotent")
 	_, err = fsys.Stat(".")
 	require.Error(t, err)
-	_, err = openNFS(context.Background(), s.addr, "/unknown")
+	_, err = openNFS(context.Background(), s.addr, "/unknown", NFSOptions{})
 	require.ErrorIs(t, err, fs.ErrNotExist)
 }
 
@@ -408,4 +408,64 @@ func TestNFSReadAhead(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "grown", string(got))
 	require.NoError(t, nf.Close())
+}
+
+// TestNFSFSTestFSBigFile runs fstest.TestFS over a 3 MiB file: iotest
+// reads it one byte at a time at many offsets, which the session's cache
+// serves (it took about ten minutes without one).
+func TestNFSFSTestFSBigFile(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := startNFS(t)
+	data := make([]byte, 3<<20)
+	_, _ = rand.Read(data)
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "big.bin"), data, 0o644))
+	fsys := openTestNFS(t, s)
+	require.NoError(t, fstest.TestFS(fsys, "big.bin"))
+}
+
+// TestNFSErrorsReadLikeOS: status errors read like the os package's and
+// match the io/fs sentinels; a closed session's errors match fs.ErrClosed.
+func TestNFSErrorsReadLikeOS(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := startNFS(t)
+	fsys := openTestNFS(t, s)
+	_, err := fsys.Stat("missing")
+	require.EqualError(t, err, "stat missing: no such file or directory")
+	require.ErrorIs(t, err, fs.ErrNotExist)
+	require.NoError(t, fsys.Mkdir("d", 0o755))
+	require.NoError(t, fsys.WriteFile("d/f", []byte("x"), 0o644))
+	err = fsys.Mkdir("d", 0o755)
+	require.EqualError(t, err, "mkdir d: file exists")
+	require.ErrorIs(t, err, fs.ErrExist)
+
+	f, err := fsys.Open("d/f")
+	require.NoError(t, err)
+	require.NoError(t, fsys.Close())
+	_, err = fsys.Stat("d/f")
+	require.ErrorIs(t, err, fs.ErrClosed)
+	_, err = f.(io.ReaderAt).ReadAt(make([]byte, 1), 0)
+	require.ErrorIs(t, err, fs.ErrClosed)
+	require.NoError(t, f.Close())
+	require.ErrorIs(t, f.Close(), fs.ErrClosed)
+}
+
+// TestNFSFileSync: Sync commits, and the bytes are in the file.
+func TestNFSFileSync(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := startNFS(t)
+	fsys := openTestNFS(t, s)
+	f, err := fsys.Create("s.bin")
+	require.NoError(t, err)
+	data := make([]byte, 3<<20+1)
+	_, _ = rand.Read(data)
+	for off := 0; off < len(data); off += 64 << 10 {
+		_, err := f.Write(data[off:min(off+64<<10, len(data))])
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.Sync())
+	got, err := os.ReadFile(filepath.Join(s.dir, "s.bin"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got))
+	require.NoError(t, f.Close())
+	require.ErrorIs(t, f.Sync(), fs.ErrClosed)
 }

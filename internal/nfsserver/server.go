@@ -20,6 +20,7 @@ package nfsserver
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"log/slog"
@@ -53,6 +54,10 @@ type Config struct {
 	// MaxHandles bounds the file handle table (least recently used handles
 	// are dropped and answer NFS3ERR_STALE); default 1<<18.
 	MaxHandles int
+	// GoNFSOnly leaves every request to go-nfs: no fast READs, and WRITEs
+	// acknowledged FILE_SYNC without a sync, COMMIT doing nothing (see
+	// interposer.go). For measurements and comparisons only.
+	GoNFSOnly bool
 }
 
 // DefaultUID is the owner given to created files when Config.UID is 0.
@@ -60,10 +65,12 @@ const DefaultUID = 100000
 
 // Server is an NFSv3 server for workspaces. It is safe for concurrent use.
 type Server struct {
-	h      *handler
-	srv    *nfs.Server
-	log    *slog.Logger
-	cancel context.CancelFunc
+	h         *handler
+	srv       *nfs.Server
+	log       *slog.Logger
+	cancel    context.CancelFunc
+	goNFSOnly bool
+	verf      [8]byte // the write verifier: new with every Server
 
 	mu     sync.Mutex
 	closed bool
@@ -95,14 +102,17 @@ func New(cfg Config) *Server {
 	setLogOnce.Do(func() { nfs.SetLogger(newLogAdapter(cfg.Logger)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	h := newHandler(cfg, limit)
-	return &Server{
-		h:      h,
-		srv:    &nfs.Server{Handler: h, Context: ctx},
-		log:    cfg.Logger,
-		cancel: cancel,
-		lns:    make(map[net.Listener]struct{}),
-		conns:  make(map[*trackedConn]struct{}),
+	s := &Server{
+		h:         h,
+		srv:       &nfs.Server{Handler: h, Context: ctx},
+		log:       cfg.Logger,
+		cancel:    cancel,
+		goNFSOnly: cfg.GoNFSOnly,
+		lns:       make(map[net.Listener]struct{}),
+		conns:     make(map[*trackedConn]struct{}),
 	}
+	_, _ = rand.Read(s.verf[:])
+	return s
 }
 
 // Serve accepts connections on l until Close, which makes it return nil;
@@ -188,8 +198,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 }
 
 // trackedConn knows when go-nfs's reader stopped using the connection,
-// guards the server against RPC records larger than maxRecord, and answers
-// READs itself (fastread.go).
+// and puts the interposer (interposer.go) between the socket and go-nfs.
 type trackedConn struct {
 	net.Conn
 	s    *Server
@@ -198,64 +207,18 @@ type trackedConn struct {
 	fr   *fastReader
 	lw   *lockedWriter
 	wmu  sync.Mutex // held while a reply record is being written
-
-	// record-marking state: bytes left in the current fragment, and the
-	// partially read 4-byte fragment header.
-	left   int64
-	hdr    [4]byte
-	hdrN   int
-	recLen int64
 }
-
-// maxRecord bounds an RPC record (a WRITE of 16 MiB plus headers); larger
-// records close the connection instead of making the server allocate them.
-const maxRecord = 16<<20 + 64<<10
-
-var errRecordTooLarge = errors.New("nfsserver: RPC record too large")
 
 func (c *trackedConn) Read(p []byte) (int, error) {
 	n, err := c.fr.Read(p)
-	if n > 0 {
-		if verr := c.scan(p[:n]); verr != nil {
-			c.s.log.Warn("nfs: closing connection", "remote", c.RemoteAddr().String(), "err", verr)
-			_ = c.Conn.Close()
-			n, err = 0, verr
-		}
+	if errors.Is(err, errRecordTooLarge) {
+		c.s.log.Warn("nfs: closing connection", "remote", c.RemoteAddr().String(), "err", err)
+		_ = c.Conn.Close()
 	}
 	if err != nil {
 		c.finish()
 	}
 	return n, err
-}
-
-// scan follows the record marking of the byte stream.
-func (c *trackedConn) scan(b []byte) error {
-	for len(b) > 0 {
-		if c.left > 0 {
-			k := min(int64(len(b)), c.left)
-			c.left -= k
-			b = b[k:]
-			continue
-		}
-		k := copy(c.hdr[c.hdrN:], b)
-		c.hdrN += k
-		b = b[k:]
-		if c.hdrN < 4 {
-			return nil
-		}
-		c.hdrN = 0
-		v := uint32(c.hdr[0])<<24 | uint32(c.hdr[1])<<16 | uint32(c.hdr[2])<<8 | uint32(c.hdr[3])
-		size := int64(v &^ (1 << 31))
-		c.recLen += size
-		if c.recLen > maxRecord {
-			return errRecordTooLarge
-		}
-		if v&(1<<31) != 0 {
-			c.recLen = 0
-		}
-		c.left = size
-	}
-	return nil
 }
 
 func (c *trackedConn) finish() {

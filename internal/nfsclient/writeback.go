@@ -1,0 +1,280 @@
+package nfsclient
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"sync"
+
+	nfs "github.com/willscott/go-nfs-client/nfs"
+	"github.com/willscott/go-nfs-client/nfs/xdr"
+)
+
+// WRITE stability levels (stable_how).
+const (
+	unstable = 0
+	fileSync = 2
+)
+
+// commitEvery bounds the uncommitted bytes a File keeps to resend: past
+// it, Write commits before going on.
+const commitEvery = 64 << 20
+
+// errRestarts is a COMMIT that kept finding a new server instance.
+var errRestarts = errors.New("nfs commit: the server restarted again while its uncommitted data was resent")
+
+// writeback is the write pipeline of a File, as the kernel client does
+// it: writes are gathered into WRITEs of the write size, sent UNSTABLE
+// with up to Options.Writes in flight, and kept until a COMMIT answered
+// with the same write verifier as every WRITE proves them on disk. A
+// changed verifier (the server restarted and may have lost them), a lost
+// connection or a stale handle resends them. The first error of any
+// WRITE or COMMIT is sticky: every later Write, Flush, Sync and Close
+// returns it.
+type writeback struct {
+	buf    []byte // gathered, not yet sent
+	bufOff int64
+	sem    chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	err     error
+	verf    [8]byte
+	verfSet bool
+	resend  bool   // some WRITE may not have reached the current server
+	spans   []span // sent, not yet committed
+	pending int64  // bytes in spans
+}
+
+// span is a range sent in one WRITE.
+type span struct {
+	off  int64
+	data []byte
+}
+
+func (wb *writeback) sticky() error {
+	wb.mu.Lock()
+	defer wb.mu.Unlock()
+	return wb.err
+}
+
+func (wb *writeback) fail(err error) {
+	wb.mu.Lock()
+	if wb.err == nil {
+		wb.err = err
+	}
+	wb.mu.Unlock()
+}
+
+// Write writes p at off: it is gathered and sent in the background. The
+// error is a sticky error of an earlier WRITE, if any.
+func (f *File) Write(p []byte, off int64) (int, error) {
+	if err := f.wb.sticky(); err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	f.ra.reset()
+	f.c.cache.forget(f.handle())
+	wb := &f.wb
+	wsize := int(f.c.wsize)
+	if len(wb.buf) > 0 && off != wb.bufOff+int64(len(wb.buf)) {
+		f.send()
+	}
+	n := 0
+	for n < len(p) {
+		if len(wb.buf) == 0 {
+			wb.bufOff = off + int64(n)
+			wb.buf = make([]byte, 0, wsize)
+		}
+		k := min(len(p)-n, wsize-len(wb.buf))
+		wb.buf = append(wb.buf, p[n:n+k]...)
+		n += k
+		if len(wb.buf) == wsize {
+			f.send()
+		}
+	}
+	f.size = max(f.size, off+int64(n))
+	wb.mu.Lock()
+	over := wb.pending > commitEvery
+	wb.mu.Unlock()
+	if over {
+		if err := f.Sync(); err != nil {
+			return n, err
+		}
+	}
+	return n, f.wb.sticky()
+}
+
+// send starts an UNSTABLE WRITE of the gathered bytes.
+func (f *File) send() {
+	wb := &f.wb
+	if len(wb.buf) == 0 {
+		return
+	}
+	s := span{wb.bufOff, wb.buf}
+	wb.buf = nil
+	wb.mu.Lock()
+	wb.spans = append(wb.spans, s)
+	wb.pending += int64(len(s.data))
+	wb.mu.Unlock()
+	f.start(s, unstable)
+}
+
+// start sends s in the background once a slot is free.
+func (f *File) start(s span, stable uint32) {
+	wb := &f.wb
+	wb.sem <- struct{}{}
+	wb.wg.Add(1)
+	go func() {
+		defer wb.wg.Done()
+		defer func() { <-wb.sem }()
+		f.writeSpan(s, stable)
+	}()
+}
+
+// writeSpan WRITEs s (in several WRITEs if the server writes less).
+func (f *File) writeSpan(s span, stable uint32) {
+	wb := &f.wb
+	fh := f.handle()
+	done := 0
+	for done < len(s.data) {
+		n, verf, wcc, err := f.c.write(fh, s.off+int64(done), s.data[done:], stable)
+		if err != nil {
+			f.c.cache.forget(fh)
+			if IsConnError(err) || isStale(err) {
+				wb.mu.Lock()
+				wb.resend = true // COMMIT finds the file again and resends
+				wb.mu.Unlock()
+				return
+			}
+			wb.fail(err)
+			return
+		}
+		f.c.cache.wrote(fh, s.off+int64(done), n, wcc)
+		wb.mu.Lock()
+		if !wb.verfSet {
+			wb.verf, wb.verfSet = verf, true
+		} else if verf != wb.verf {
+			wb.resend = true
+		}
+		wb.mu.Unlock()
+		if n == 0 {
+			wb.fail(io.ErrShortWrite)
+			return
+		}
+		done += n
+	}
+}
+
+// Flush sends the gathered bytes and waits for every WRITE in flight; it
+// returns the sticky error, if any. The data is on the server but not
+// necessarily on its disk (see Sync).
+func (f *File) Flush() error {
+	f.send()
+	f.wb.wg.Wait()
+	return f.wb.sticky()
+}
+
+// Sync sends what is buffered, waits for every WRITE and COMMITs them:
+// when it returns nil the file's writes are on the server's disk. When
+// the server restarted since a WRITE (its verifier changed, or the
+// connection or handle was lost), the uncommitted data is sent again
+// first.
+func (f *File) Sync() error {
+	if err := f.Flush(); err != nil {
+		return err
+	}
+	wb := &f.wb
+	for attempt := 0; attempt < 4; attempt++ {
+		wb.mu.Lock()
+		if len(wb.spans) == 0 {
+			wb.mu.Unlock()
+			return nil
+		}
+		wb.mu.Unlock()
+		verf, err := f.c.commit(f.handle())
+		if err != nil && (IsConnError(err) || isStale(err)) {
+			if err = f.refresh(); err == nil {
+				wb.mu.Lock()
+				wb.resend = true
+				wb.mu.Unlock()
+				continue
+			}
+		}
+		if err != nil {
+			wb.fail(err)
+			return err
+		}
+		wb.mu.Lock()
+		if !wb.resend && wb.verfSet && verf == wb.verf {
+			wb.spans, wb.pending, wb.verfSet = nil, 0, false
+			wb.mu.Unlock()
+			return nil
+		}
+		// The server may have lost what it had not committed: send it all
+		// again under the new verifier, then COMMIT again.
+		spans := wb.spans
+		wb.resend, wb.verfSet = false, false
+		wb.mu.Unlock()
+		for _, s := range spans {
+			f.start(s, unstable)
+		}
+		if err := f.Flush(); err != nil {
+			return err
+		}
+	}
+	wb.fail(errRestarts)
+	return errRestarts
+}
+
+// write sends one WRITE of up to wsize bytes of data at off and returns
+// how many the server wrote, its write verifier and the file's wcc data.
+func (c *Client) write(fh []byte, off int64, data []byte, stable uint32) (int, [8]byte, *nfs.WccData, error) {
+	var verf [8]byte
+	data = data[:min(len(data), int(c.wsize))]
+	head := xdrOpaque(fh)
+	var args [20]byte
+	be := binary.BigEndian
+	be.PutUint64(args[0:], uint64(off))
+	be.PutUint32(args[8:], uint32(len(data)))
+	be.PutUint32(args[12:], stable)
+	be.PutUint32(args[16:], uint32(len(data)))
+	pad := make([]byte, (4-len(data)%4)%4)
+	res, err := c.nfs(procWrite, head, encoded(args[:]), encoded(data), encoded(pad))
+	if err != nil {
+		return 0, verf, nil, err
+	}
+	var r struct {
+		Wcc       nfs.WccData
+		Count     uint32
+		Committed uint32
+		Verf      [8]byte
+	}
+	if err := xdr.Read(bytes.NewReader(res), &r); err != nil {
+		return 0, verf, nil, err
+	}
+	return int(min(r.Count, uint32(len(data)))), r.Verf, &r.Wcc, nil
+}
+
+// commit sends COMMIT for the whole file and returns the write verifier.
+func (c *Client) commit(fh []byte) ([8]byte, error) {
+	var verf [8]byte
+	res, err := c.nfs(procCommit, fh, uint64(0), uint32(0))
+	if err != nil {
+		return verf, err
+	}
+	var r struct {
+		Wcc  nfs.WccData
+		Verf [8]byte
+	}
+	if err := xdr.Read(bytes.NewReader(res), &r); err != nil {
+		return verf, err
+	}
+	if r.Wcc.After.IsSet {
+		c.cache.observe(fh, &r.Wcc.After.Attr)
+	}
+	return r.Verf, nil
+}
