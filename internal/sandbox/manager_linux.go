@@ -300,6 +300,10 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		if ok && msg.Ev == evHello {
 			s.agentPID = msg.PID
 			<-infoDone
+			if err := m.placeSandbox(s, &spec); err != nil {
+				s.Stop(0)
+				return nil, err
+			}
 			return s, nil
 		}
 	case <-ctx.Done():
