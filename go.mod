@@ -11,6 +11,7 @@ require (
 	github.com/willscott/go-nfs v0.0.4
 	github.com/willscott/go-nfs-client v0.0.0-20251022144359-801f10d98886
 	go.uber.org/goleak v1.3.0
+	golang.org/x/net v0.53.0
 	golang.org/x/sys v0.45.0
 	golang.org/x/term v0.43.0
 	modernc.org/sqlite v1.50.0

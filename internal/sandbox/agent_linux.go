@@ -87,6 +87,20 @@ type agent struct {
 }
 
 func runAgent() int {
+	// Not dumpable: code the agent runs (same uid inside the user
+	// namespace) cannot ptrace it, take its descriptors (pidfd_getfd,
+	// /proc/1/fd) or read its memory. Commands are dumpable again after
+	// their exec.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "sandbox agent: PR_SET_DUMPABLE:", err)
+		return 2
+	}
+	// A fresh, empty session keyring instead of the server's, inherited
+	// by every command. NULL name: an anonymous keyring nobody else can
+	// join. This is the second line: the seccomp filter refuses every
+	// other keyring call, so the server's keyring is out of reach even
+	// when the kernel's key quota of the sandbox uid refuses a new one.
+	_, _, _ = unix.RawSyscall(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING, 0, 0)
 	// Nothing but the control socket may leak into commands: mark every
 	// other inherited descriptor close-on-exec.
 	_ = unix.CloseRange(agentCtlFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
@@ -109,17 +123,25 @@ func runAgent() int {
 	}
 	a := &agent{conn: conn, devNull: devNull, procs: map[int]uint64{}}
 
-	// Orphans of commands are reparented to us so that we reap them and
-	// know when nothing is left.
+	// The agent is pid 1 of the sandbox's pid namespace (bwrap
+	// --as-pid-1): orphans of commands are reparented to it, it reaps
+	// them and knows when nothing is left. The kernel never delivers
+	// SIGKILL or SIGSTOP from inside the namespace to its pid 1, and
+	// other signals only when pid 1 handles them: handle every one (so
+	// that none takes the Go runtime down) and drop them. Handled
+	// signals, unlike ignored ones, are reset to default in executed
+	// commands.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	chld := make(chan os.Signal, 16)
 	signal.Notify(chld, syscall.SIGCHLD)
-	// Survive kill(-1, SIGTERM) from inside the sandbox. Handled signals
-	// (unlike ignored ones) are reset to default in executed commands.
-	term := make(chan os.Signal, 4)
-	signal.Notify(term, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGPIPE)
+	other := make(chan os.Signal, 16)
+	for sig := syscall.Signal(1); sig < 32; sig++ {
+		if sig != syscall.SIGCHLD && sig != syscall.SIGKILL && sig != syscall.SIGSTOP {
+			signal.Notify(other, sig)
+		}
+	}
 	go func() {
-		for range term {
+		for range other {
 		}
 	}()
 	go func() {
@@ -154,6 +176,10 @@ func runAgent() int {
 		r, fds, err := decodeRequest(b, fds)
 		if err != nil {
 			closeFDs(fds)
+			if r != nil {
+				// Never drop a request silently: the caller waits.
+				a.send(&message{ID: r.ID, Ev: evError, Msg: "bad request: " + err.Error()}, nil)
+			}
 			continue
 		}
 		a.handle(r, fds)
@@ -182,6 +208,9 @@ func (a *agent) handle(r *request, fds []int) {
 		if r.PID > 1 && r.PID != os.Getpid() {
 			_ = unix.Kill(-r.PID, syscall.Signal(r.Sig))
 		}
+		a.send(&message{ID: r.ID, Ev: evOK}, nil)
+	case opPing:
+		closeFDs(fds)
 		a.send(&message{ID: r.ID, Ev: evOK}, nil)
 	case opTerminate:
 		closeFDs(fds)

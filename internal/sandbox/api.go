@@ -12,6 +12,18 @@ var (
 	ErrTimeout         = errors.New("sandbox: process timed out")   // 504/4002
 	ErrNotRunning      = errors.New("sandbox: sandbox not running") // 400/2004
 	ErrBwrapMissing    = errors.New("sandbox: bwrap not found")
+	// ErrAgentDead: the sandbox's agent died or broke the control
+	// protocol (a malformed, oversized or unexpected reply, or
+	// descriptors where none belong). The sandbox is ended and Err
+	// returns an error wrapping it. The server answers 503/5001.
+	ErrAgentDead = errors.New("sandbox: agent dead")
+	// ErrAgentTimeout: the sandbox's agent did not answer in time
+	// (Config.AgentTimeout), e.g. it was stopped. The sandbox is ended
+	// and Err returns an error wrapping it. The server answers 504/5002.
+	ErrAgentTimeout = errors.New("sandbox: agent did not answer in time")
+	// ErrRequestTooLarge: a command's arguments and environment exceed
+	// MaxRequestSize; nothing was sent to the agent.
+	ErrRequestTooLarge = errors.New("sandbox: request too large")
 )
 
 // Defaults.
@@ -24,19 +36,41 @@ const (
 	DefaultHome = "/workspace"
 	// DefaultTmpSize is the default size of a sandbox's /tmp.
 	DefaultTmpSize = 512 << 20
+	// DefaultShmSize is the default size of a sandbox's /dev/shm.
+	DefaultShmSize = 64 << 20
 	// DefaultMaxOutput is how much of each stream Run keeps by default.
-	DefaultMaxOutput = 64 << 20
+	DefaultMaxOutput = 16 << 20
+	// DefaultAgentTimeout is how long the agent has to answer a request
+	// or a liveness check by default.
+	DefaultAgentTimeout = 10 * time.Second
+	// DefaultLivenessInterval is how often, by default, a sandbox with
+	// commands or PTYs in flight checks that its agent still answers.
+	DefaultLivenessInterval = 5 * time.Second
+	// MaxRequestSize bounds the encoded size of one request to the
+	// agent (command, arguments, environment); larger ones fail with
+	// ErrRequestTooLarge before anything is sent. Linux itself refuses
+	// to execute a command whose arguments and environment exceed a few
+	// MiB.
+	MaxRequestSize = 16 << 20
 )
 
 // Config configures a Manager.
 type Config struct {
-	BwrapPath    string       // default: "bwrap" looked up in PATH
-	AgentPath    string       // executable re-executed in agent mode; default os.Executable()
-	RunDir       string       // host directory for per-sandbox runtime state; required
-	ShareNetwork bool         // share the host network namespace (default: own empty netns)
-	TmpSize      int64        // bytes for the /tmp tmpfs; default 512 MiB
-	UID, GID     int          // host uid/gid sandbox processes run as when the server is root; default 100000
-	Logger       *slog.Logger // default slog.Default()
+	BwrapPath    string // default: "bwrap" looked up in PATH
+	AgentPath    string // executable re-executed in agent mode; default os.Executable()
+	RunDir       string // host directory for per-sandbox runtime state; required
+	ShareNetwork bool   // share the host network namespace (default: own empty netns)
+	TmpSize      int64  // bytes for the /tmp tmpfs; default 512 MiB
+	ShmSize      int64  // bytes for the /dev/shm tmpfs; default 64 MiB
+	// AgentTimeout bounds every wait for an agent's answer (a started
+	// command, a signal, a PTY, a liveness check); past it the sandbox
+	// ends with ErrAgentTimeout. Default DefaultAgentTimeout.
+	AgentTimeout time.Duration
+	// LivenessInterval is how often a sandbox with commands or PTYs in
+	// flight checks its agent; default DefaultLivenessInterval.
+	LivenessInterval time.Duration
+	UID, GID         int          // host uid/gid sandbox processes run as when the server is root; default 100000
+	Logger           *slog.Logger // default slog.Default()
 }
 
 // Spec describes one sandbox to start.
@@ -57,7 +91,8 @@ type ExecRequest struct {
 	Stdin   []byte            // fed to stdin, then closed; nil = /dev/null
 	Timeout time.Duration     // 0 = no limit
 	// MaxOutput bounds how many bytes of each stream Run keeps (the rest
-	// is read and dropped, and ExecResult.Truncated is set); 0 means
+	// is read and dropped while the command keeps running, and
+	// ExecResult.StdoutTruncated or StderrTruncated is set); 0 means
 	// DefaultMaxOutput. Start ignores it.
 	MaxOutput int
 }
@@ -66,10 +101,11 @@ type ExecRequest struct {
 // 127, one that cannot be executed 126 (reason on Stderr); killed by a
 // signal is 128+signal. A working directory that does not exist is 126.
 type ExecResult struct {
-	ExitCode  int
-	Stdout    []byte
-	Stderr    []byte
-	Truncated bool // output beyond ExecRequest.MaxOutput was dropped
+	ExitCode        int
+	Stdout          []byte
+	Stderr          []byte
+	StdoutTruncated bool // stdout beyond ExecRequest.MaxOutput was dropped
+	StderrTruncated bool // stderr beyond ExecRequest.MaxOutput was dropped
 }
 
 // PTYRequest describes a PTY to open.

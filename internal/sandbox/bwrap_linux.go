@@ -114,9 +114,11 @@ var skipRootFS = map[string]bool{
 	"proc": true, "dev": true, "tmp": true, "workspace": true, "sys": true, ".agent": true,
 }
 
-// bwrapArgs builds the bwrap command line. ctlFD and infoFD are the
-// descriptor numbers bwrap inherits.
-func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
+// bwrapArgs builds bwrap's options (passed through a descriptor, --args,
+// so that no host path shows in any command line) and the command it
+// runs. infoFD and seccompFD are the descriptor numbers bwrap inherits
+// for --info-fd and --seccomp.
+func (m *Manager) bwrapArgs(spec *Spec, infoFD, seccompFD int) (opts, argv []string, err error) {
 	host := spec.Hostname
 	if host == "" {
 		host = spec.ID
@@ -129,6 +131,12 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 		"--unshare-user", "--uid", "0", "--gid", "0",
 		"--die-with-parent",
 		"--new-session",
+		// The agent is pid 1 of the pid namespace: nothing inside can
+		// kill or stop it (see runAgent).
+		"--as-pid-1",
+		// No user namespaces inside (seccomp refuses them too).
+		"--disable-userns",
+		"--seccomp", strconv.Itoa(seccompFD),
 		"--cap-drop", "ALL",
 		"--clearenv",
 		"--setenv", AgentEnv, "1",
@@ -151,7 +159,7 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 			case fi.Mode()&os.ModeSymlink != 0:
 				t, err := os.Readlink(p)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				a = append(a, "--symlink", t, p)
 			case fi.IsDir():
@@ -169,11 +177,11 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 	} else {
 		root, err := filepath.Abs(spec.RootFS)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ents, err := os.ReadDir(root)
 		if err != nil {
-			return nil, fmt.Errorf("sandbox: root filesystem: %w", err)
+			return nil, nil, fmt.Errorf("sandbox: root filesystem: %w", err)
 		}
 		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 		for _, e := range ents {
@@ -185,7 +193,7 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 			if e.Type()&os.ModeSymlink != 0 {
 				t, err := os.Readlink(src)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				a = append(a, "--symlink", t, "/"+name)
 				continue
@@ -197,16 +205,21 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 	}
 	ws, err := filepath.Abs(spec.WorkspaceDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a = append(a,
 		"--proc", "/proc",
+		// /dev is built, not inherited: bwrap's tmpfs with the usual
+		// device nodes and a private devpts, made read-only, plus a
+		// sized tmpfs at /dev/shm.
 		"--dev", "/dev",
+		"--perms", "1777", "--size", strconv.FormatInt(m.cfg.ShmSize, 10), "--tmpfs", "/dev/shm",
+		"--remount-ro", "/dev",
 		"--perms", "1777", "--size", strconv.FormatInt(m.cfg.TmpSize, 10), "--tmpfs", "/tmp",
 		"--bind", ws, "/workspace",
 		"--ro-bind", m.agentPath, agentInSandbox,
 	)
-	argv := []string{agentInSandbox, AgentArg}
+	argv = []string{agentInSandbox, AgentArg}
 	if spec.RootFS != "" && m.agentLoader != "" {
 		// A dynamically linked agent in a foreign root filesystem runs
 		// on the host's loader and libraries, bound next to it; the
@@ -218,7 +231,7 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD int) ([]string, error) {
 		argv = []string{"/.agent/ld.so", "--library-path", "/.agent/lib", agentInSandbox, AgentArg}
 	}
 	a = append(a, "--remount-ro", "/", "--chdir", "/workspace")
-	return append(a, argv...), nil
+	return a, argv, nil
 }
 
 // libBind is a host library bound at /.agent/lib/<soname>.

@@ -39,8 +39,10 @@
 // Every sandbox gets new user, pid, ipc, uts, cgroup, mount and (unless
 // Config.ShareNetwork) network namespaces, all capabilities dropped, a
 // cleared environment, a session of its own (no TIOCSTI into the server's
-// terminal), a size-limited private /tmp, /proc and a minimal /dev, and a
-// read-only root: either the host's /usr (with the merged-/usr symlinks)
+// terminal), a size-limited private /tmp, /proc, a read-only /dev built by
+// bwrap (the usual device nodes, a private devpts) with a size-limited
+// /dev/shm, a seccomp filter (seccomp_linux.go), no nested user
+// namespaces, and a read-only root: either the host's /usr (with the merged-/usr symlinks)
 // plus a short list of harmless /etc files (never shadow, gshadow,
 // sudoers or private keys), or Spec.RootFS bound read-only. The root
 // directory itself is a read-only tmpfs. Spec.WorkspaceDir is bound
@@ -57,13 +59,17 @@
 //     bwrap resolves the paths with the uid's permissions.
 //
 // When the server is not root, the sandbox root maps to the server's uid.
+// HostOwner is the one rule for that identity.
+//
+// The agent is pid 1 of the sandbox's pid namespace and not dumpable, in
+// a fresh session keyring: commands cannot signal, ptrace or read it, nor
+// take its descriptors. The server treats its replies as untrusted (see
+// control_linux.go): a violation, a death or a missed deadline ends the
+// sandbox, and Err says why (ErrAgentDead, ErrAgentTimeout).
 //
 // Inside, the environment is PATH (/usr/local/sbin:/usr/local/bin:
 // /usr/sbin:/usr/bin:/sbin:/bin) and HOME (/workspace) unless given, then
 // Spec.Env, then the request's Env on top.
 //
-// What it does not protect against: kernel exploits (there is no seccomp
-// filter), resource exhaustion other than /tmp's size (no cgroup limits on
-// CPU, memory or pids), and reading what the host exposes read-only
-// (/usr and the bound /etc files).
+// SECURITY.md says point by point what a sandbox can and cannot do.
 package sandbox

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +36,7 @@ type Manager struct {
 	// dynamically linked agent, for sandboxes with a Spec.RootFS.
 	agentLoader string
 	agentLibs   []libBind
+	seccomp     []byte // the seccomp filter (see seccomp_linux.go)
 
 	mu     sync.Mutex
 	boxes  map[*Sandbox]struct{}
@@ -52,6 +55,15 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if cfg.TmpSize <= 0 {
 		cfg.TmpSize = DefaultTmpSize
+	}
+	if cfg.ShmSize <= 0 {
+		cfg.ShmSize = DefaultShmSize
+	}
+	if cfg.AgentTimeout <= 0 {
+		cfg.AgentTimeout = DefaultAgentTimeout
+	}
+	if cfg.LivenessInterval <= 0 {
+		cfg.LivenessInterval = DefaultLivenessInterval
 	}
 	cfg.UID, cfg.GID, _ = HostOwner(cfg.UID, cfg.GID)
 	if cfg.Logger == nil {
@@ -107,6 +119,9 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	if err == nil {
 		err = copyEtc(m.etcDir)
+	}
+	if err == nil {
+		m.seccomp, err = seccompFilterBytes()
 	}
 	if err == nil {
 		err = m.probe()
@@ -183,11 +198,23 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	} else if !st.IsDir() {
 		return nil, fmt.Errorf("sandbox: workspace dir %s is not a directory", spec.WorkspaceDir)
 	}
-	const infoFD = 4 // ExtraFiles[1]
-	args, err := m.bwrapArgs(&spec, infoFD)
+	// bwrap's descriptors: ExtraFiles 3 control socket, 4 info, 5
+	// options (--args), 6 seccomp filter.
+	const infoFD, argsFD, seccompFD = 4, 5, 6
+	opts, argv, err := m.bwrapArgs(&spec, infoFD, seccompFD)
 	if err != nil {
 		return nil, err
 	}
+	optsFile, err := dataFile("bwrap-args", []byte(strings.Join(opts, "\x00")+"\x00"))
+	if err != nil {
+		return nil, err
+	}
+	defer optsFile.Close()
+	filterFile, err := dataFile("seccomp", m.seccomp)
+	if err != nil {
+		return nil, err
+	}
+	defer filterFile.Close()
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -219,17 +246,17 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		m:        m,
 		id:       spec.ID,
 		conn:     conn,
-		pending:  map[uint64]chan *message{},
+		pending:  map[uint64]*pendingCall{},
 		done:     make(chan struct{}),
 		readerOK: make(chan struct{}),
 		stderr:   &headBuffer{max: 8 << 10},
 		env:      mergeEnv(map[string]string{"PATH": DefaultPath, "HOME": DefaultHome}, spec.Env),
 	}
 	hello := make(chan *message, 1)
-	s.pending[0] = hello
+	s.pending[0] = &pendingCall{ch: hello, op: opHello}
 
-	cmd := exec.Command(m.bwrap, args...)
-	cmd.ExtraFiles = []*os.File{agentEnd, infoW}
+	cmd := exec.Command(m.bwrap, append([]string{"--args", strconv.Itoa(argsFD)}, argv...)...)
+	cmd.ExtraFiles = []*os.File{agentEnd, infoW, optsFile, filterFile}
 	cmd.Stderr = s.stderr
 	cmd.SysProcAttr = m.sysProcAttr()
 	cmd.Env = []string{}
@@ -264,21 +291,50 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	}()
 	go s.readLoop()
 	go s.waitLoop(infoDone)
+	go s.livenessLoop()
 
+	helloTimer := time.NewTimer(m.cfg.AgentTimeout)
+	defer helloTimer.Stop()
 	select {
 	case msg, ok := <-hello:
 		if ok && msg.Ev == evHello {
 			s.agentPID = msg.PID
 			<-infoDone
+			if err := m.placeSandbox(s, &spec); err != nil {
+				s.Stop(0)
+				return nil, err
+			}
 			return s, nil
 		}
 	case <-ctx.Done():
 		s.Stop(0)
 		return nil, ctx.Err()
+	case <-helloTimer.C:
+		s.Stop(0)
+		return nil, fmt.Errorf("%w: sandbox %s: no hello within %v: %s", ErrAgentTimeout, spec.ID, m.cfg.AgentTimeout, s.stderr.String())
 	case <-s.done:
 	}
 	s.Stop(0)
 	return nil, fmt.Errorf("sandbox: %s did not start: %s", spec.ID, s.stderr.String())
+}
+
+// dataFile returns a memfd holding b, positioned at its start,
+// for bwrap to read (--args, --seccomp).
+func dataFile(name string, b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	_, err = f.Write(b)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sandbox: memfd: %w", err)
+	}
+	return f, nil
 }
 
 // Close force-kills every sandbox and waits for them, then removes the

@@ -4,7 +4,6 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,7 +16,8 @@ import (
 // and returns the partial output with an error wrapping ctx.Err(). On
 // Timeout it kills the process group and returns the partial output
 // together with an error wrapping ErrTimeout. ErrNotRunning when the
-// sandbox is gone.
+// sandbox is gone, or an error wrapping ErrAgentDead or ErrAgentTimeout
+// (see Err) when its agent failed.
 func (s *Sandbox) Run(ctx context.Context, req ExecRequest) (*ExecResult, error) {
 	p, err := s.Start(ctx, req)
 	if err != nil {
@@ -36,14 +36,15 @@ func (s *Sandbox) Run(ctx context.Context, req ExecRequest) (*ExecResult, error)
 	p.Stdout.Close()
 	p.Stderr.Close()
 	code, werr := p.Wait()
-	if errors.Is(werr, ErrNotRunning) {
+	if isSandboxGone(werr) {
 		return nil, werr
 	}
 	return &ExecResult{
-		ExitCode:  code,
-		Stdout:    outBuf.buf.Bytes(),
-		Stderr:    errBuf.buf.Bytes(),
-		Truncated: outBuf.dropped || errBuf.dropped,
+		ExitCode:        code,
+		Stdout:          outBuf.buf.Bytes(),
+		Stderr:          errBuf.buf.Bytes(),
+		StdoutTruncated: outBuf.dropped,
+		StderrTruncated: errBuf.dropped,
 	}, werr
 }
 
@@ -107,10 +108,10 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 		cleanup()
 		return nil, err
 	}
-	first, ok := <-ch
-	if !ok {
+	first, err := s.await(ch, "exec "+req.Command)
+	if err != nil {
 		cleanup()
-		return nil, ErrNotRunning
+		return nil, err
 	}
 	if first.Ev == evError {
 		cleanup()
@@ -151,10 +152,10 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) error {
 	if err != nil {
 		return err
 	}
-	m, ok := <-ch
+	m, err := s.await(ch, "a signal")
 	switch {
-	case !ok:
-		return ErrNotRunning
+	case err != nil:
+		return err
 	case m.Ev == evOK:
 		return nil
 	case m.NotFound:
@@ -192,7 +193,7 @@ func (p *Process) watch(ctx context.Context, ch chan *message, timeout time.Dura
 		select {
 		case m, ok := <-ch:
 			if !ok {
-				p.code, p.err = -1, ErrNotRunning
+				p.code, p.err = -1, p.s.goneErr()
 			} else if m.Ev != evExit {
 				closeFDs(m.fds)
 				continue
@@ -231,13 +232,14 @@ func (p *Process) finish() {
 // Wait waits for the process to exit and returns its exit code (128+sig
 // when killed by a signal). Stdout/Stderr should be drained first. The
 // error wraps ErrTimeout when Timeout killed it, ctx.Err() when ctx did,
-// and is ErrNotRunning (code -1) when the sandbox died first.
+// and is ErrNotRunning, or Err of the sandbox (code -1), when the sandbox
+// ended first.
 func (p *Process) Wait() (int, error) {
 	<-p.exited
 	if p.timedOut {
 		return p.code, fmt.Errorf("%w after %v", ErrTimeout, p.timeout)
 	}
-	if p.err != nil && !errors.Is(p.err, ErrNotRunning) {
+	if p.err != nil && !isSandboxGone(p.err) {
 		return p.code, fmt.Errorf("sandbox: process killed: %w", p.err)
 	}
 	return p.code, p.err

@@ -26,7 +26,11 @@ const (
 	opPTY       = "pty"       // answered by evStarted with the master fd attached
 	opSignal    = "signal"    // signal pid's group when pid leads one, else pid
 	opKillGroup = "killgroup" // kill(-pid, sig); missing group is not an error
-	opTerminate = "terminate" // SIGTERM everything; the agent exits when nothing is left
+	opTerminate = "terminate" // SIGTERM everything; the agent exits when nothing is left; no answer
+	opPing      = "ping"      // answered by evOK: the liveness check
+	// opHello is not sent: it names the pending call (id 0) that waits
+	// for the agent's evHello at start-up.
+	opHello = "hello"
 )
 
 // Agent message kinds.
@@ -82,12 +86,22 @@ func sendPacket(c *net.UnixConn, b []byte, fds []int) error {
 	return err
 }
 
-// sendRequest encodes r and sends it, through a memfd when large.
-func sendRequest(c *net.UnixConn, r *request, fds []int) error {
+// encodeRequest gives r the id and encodes it; ErrRequestTooLarge when
+// the encoding exceeds MaxRequestSize.
+func encodeRequest(r *request, id uint64) ([]byte, error) {
+	r.ID = id
 	b, err := json.Marshal(r)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if len(b) > MaxRequestSize {
+		return nil, fmt.Errorf("%w: %d bytes of command, arguments and environment, at most %d", ErrRequestTooLarge, len(b), MaxRequestSize)
+	}
+	return b, nil
+}
+
+// sendEncoded sends an encoded request, through a memfd when large.
+func sendEncoded(c *net.UnixConn, id uint64, b []byte, fds []int) error {
 	if len(b) <= maxInline {
 		return sendPacket(c, b, fds)
 	}
@@ -100,7 +114,7 @@ func sendRequest(c *net.UnixConn, r *request, fds []int) error {
 	if _, err := f.Write(b); err != nil {
 		return err
 	}
-	hdr, _ := json.Marshal(&request{ID: r.ID, Large: true})
+	hdr, _ := json.Marshal(&request{ID: id, Large: true})
 	return sendPacket(c, hdr, append([]int{mfd}, fds...))
 }
 
@@ -114,21 +128,12 @@ func readPacket(c *net.UnixConn, buf, oob []byte) ([]byte, []int, error) {
 	if n == 0 && oobn == 0 {
 		return nil, nil, io.EOF
 	}
-	var fds []int
-	if oobn > 0 {
-		msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
-		if perr == nil {
-			for _, m := range msgs {
-				if rights, err := unix.ParseUnixRights(&m); err == nil {
-					fds = append(fds, rights...)
-				}
-			}
-		}
-	}
+	fds := parseRights(oob[:oobn])
 	return buf[:n], fds, nil
 }
 
 // decodeRequest parses a request packet, reading a memfd body when large.
+// On error the returned request, when not nil, carries the id to answer.
 func decodeRequest(b []byte, fds []int) (*request, []int, error) {
 	var r request
 	if err := json.Unmarshal(b, &r); err != nil {
@@ -138,22 +143,25 @@ func decodeRequest(b []byte, fds []int) (*request, []int, error) {
 		return &r, fds, nil
 	}
 	if len(fds) == 0 {
-		return nil, fds, errors.New("large request without memfd")
+		return &request{ID: r.ID}, fds, errors.New("large request without memfd")
 	}
 	f := os.NewFile(uintptr(fds[0]), "memfd")
 	fds = fds[1:]
 	defer f.Close()
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fds, err
+		return &request{ID: r.ID}, fds, err
 	}
-	body, err := io.ReadAll(io.LimitReader(f, 64<<20))
+	body, err := io.ReadAll(io.LimitReader(f, MaxRequestSize+1))
 	if err != nil {
-		return nil, fds, err
+		return &request{ID: r.ID}, fds, err
+	}
+	if len(body) > MaxRequestSize {
+		return &request{ID: r.ID}, fds, fmt.Errorf("request larger than %d bytes", MaxRequestSize)
 	}
 	id := r.ID
 	r = request{}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return nil, fds, err
+		return &request{ID: id}, fds, err
 	}
 	r.ID = id
 	return &r, fds, nil

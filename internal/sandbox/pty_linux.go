@@ -32,9 +32,9 @@ func (s *Sandbox) OpenPTY(ctx context.Context, req PTYRequest) (*PTY, error) {
 	if err != nil {
 		return nil, err
 	}
-	first, ok := <-ch
-	if !ok {
-		return nil, ErrNotRunning
+	first, err := s.await(ch, "a PTY")
+	if err != nil {
+		return nil, err
 	}
 	if first.Ev != evStarted || len(first.fds) != 1 {
 		closeFDs(first.fds)
@@ -54,7 +54,7 @@ func (s *Sandbox) OpenPTY(ctx context.Context, req PTYRequest) (*PTY, error) {
 	go func() {
 		m, ok := <-ch
 		if !ok {
-			p.code, p.err = -1, ErrNotRunning
+			p.code, p.err = -1, s.goneErr()
 		} else {
 			p.code = m.Code
 		}

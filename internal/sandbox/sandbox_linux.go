@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"net"
 	"os/exec"
 	"sync"
@@ -27,9 +28,13 @@ type Sandbox struct {
 	stderr   *headBuffer
 
 	mu      sync.Mutex
-	pending map[uint64]chan *message
+	pending map[uint64]*pendingCall
 	dead    bool
 	nextID  atomic.Uint64
+
+	stopping atomic.Bool // Stop was called: the end is normal
+	errMu    sync.Mutex
+	err      error // why the sandbox ended abnormally (see Err)
 
 	done     chan struct{}
 	readerOK chan struct{}
@@ -59,6 +64,13 @@ func (s *Sandbox) waitLoop(infoDone chan struct{}) {
 	}
 	s.conn.Close()
 	<-s.readerOK
+	if !s.stopping.Load() {
+		why := "exited"
+		if err != nil {
+			why = err.Error()
+		}
+		s.fail(fmt.Errorf("%w: the sandbox ended on its own (%s)", ErrAgentDead, why))
+	}
 	s.markDead()
 	s.m.mu.Lock()
 	delete(s.m.boxes, s)
@@ -73,6 +85,7 @@ func (s *Sandbox) Stop(grace time.Duration) error {
 		return nil
 	default:
 	}
+	s.stopping.Store(true)
 	if grace > 0 {
 		if _, err := s.call(&request{Op: opTerminate}, nil); err == nil {
 			t := time.NewTimer(grace)
@@ -84,14 +97,31 @@ func (s *Sandbox) Stop(grace time.Duration) error {
 			}
 		}
 	}
+	s.kill()
+	<-s.done
+	return nil
+}
+
+// kill sends SIGKILL to the sandbox (its pid 1, which takes the whole pid
+// namespace down, and bwrap) without waiting.
+func (s *Sandbox) kill() {
 	s.pidMu.Lock()
 	if s.pidfd > 0 {
 		_ = unix.PidfdSendSignal(s.pidfd, unix.SIGKILL, nil, 0)
 	}
 	s.pidMu.Unlock()
 	_ = s.cmd.Process.Kill()
-	<-s.done
-	return nil
+}
+
+// Err says why the sandbox ended: nil while it runs and after a normal
+// Stop (or Manager.Close); an error wrapping ErrAgentDead when its agent
+// died, the sandbox ended on its own, or the agent broke the control
+// protocol; an error wrapping ErrAgentTimeout when the agent did not
+// answer in time. Calls on such a sandbox fail with the same error.
+func (s *Sandbox) Err() error {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	return s.err
 }
 
 // Done is closed when the sandbox has ended for any reason.
