@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -55,9 +56,19 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
+	limit := s.cfg.MaxJSONReadBytes
+	if fi.Size() > limit {
+		f.Close()
+		s.jsonReadTooLarge(w, p, fi.Size())
+		return
+	}
 	data := make([]byte, 0, fi.Size()+1)
-	data, err = readAll(f, data)
+	data, err = readAll(io.LimitReader(f, limit+1), data)
 	f.Close()
+	if int64(len(data)) > limit { // the file grew while it was read
+		s.jsonReadTooLarge(w, p, int64(len(data)))
+		return
+	}
 	if err != nil {
 		writeFileError(w, err, p)
 		return
@@ -84,7 +95,14 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, readFileResponse{Content: string(data)})
 }
 
-func readAll(f *os.File, buf []byte) ([]byte, error) {
+// jsonReadTooLarge answers a JSON file read over the JSON read limit.
+func (s *Server) jsonReadTooLarge(w http.ResponseWriter, p string, size int64) {
+	writeError(w, wire.CodeRequestTooLarge, fmt.Sprintf(
+		"File %s is larger than the JSON read limit (%d > %d bytes): read it with files/raw (GET /api/v1/workspaces/{id}/files/raw)",
+		p, size, s.cfg.MaxJSONReadBytes))
+}
+
+func readAll(f io.Reader, buf []byte) ([]byte, error) {
 	for {
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

@@ -127,7 +127,7 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) uploadTooLarge(w http.ResponseWriter) {
-	writeErrorStatus(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest,
+	writeError(w, wire.CodeRequestTooLarge,
 		fmt.Sprintf("upload larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))
 }
 

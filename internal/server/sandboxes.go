@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -151,8 +152,8 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, "metadata: expected an object")
 		return
 	}
-	if req.Timeout != nil && *req.Timeout < 0 {
-		s.wrongShape(w, "timeout: must not be negative")
+	if err := errors.Join(s.checkName(req.Name), s.checkMetadata(meta), s.checkEnv(req.Env), s.checkTimeout(req.Timeout, time.Second)); err != nil {
+		s.wrongShape(w, err.Error())
 		return
 	}
 	if req.Timeout != nil && *req.Timeout == 0 {
@@ -269,11 +270,6 @@ func (s *Server) watch(e *sandboxEntry, rt SandboxRuntime) {
 	close(e.ended)
 }
 
-type listSandboxesResponse struct {
-	Sandboxes []*sandboxJSON `json:"sandboxes"`
-	Total     int            `json:"total"`
-}
-
 func (s *Server) handleListSandboxes(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
 	switch state {
@@ -288,21 +284,20 @@ func (s *Server) handleListSandboxes(w http.ResponseWriter, r *http.Request) {
 		es = append(es, e)
 	}
 	s.mu.RUnlock()
-	out := listSandboxesResponse{Sandboxes: make([]*sandboxJSON, 0, len(es))}
+	out := make([]*sandboxJSON, 0, len(es))
 	for _, e := range es {
 		j := e.snapshot()
 		if state == "" || j.State == state {
-			out.Sandboxes = append(out.Sandboxes, j)
+			out = append(out, j)
 		}
 	}
-	slices.SortFunc(out.Sandboxes, func(a, b *sandboxJSON) int {
+	slices.SortFunc(out, func(a, b *sandboxJSON) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	out.Total = len(out.Sandboxes)
-	writeJSON(w, http.StatusOK, out)
+	writeJSONList(w, "sandboxes", out)
 }
 
 func (s *Server) handleGetSandbox(w http.ResponseWriter, r *http.Request) {

@@ -67,9 +67,26 @@ type Config struct {
 	StopGrace time.Duration
 	// StartTimeout bounds a sandbox start; default 60 s.
 	StartTimeout time.Duration
-	// MaxBodyBytes limits JSON request bodies; default 100 MiB (2 MiB in
-	// base mode, like upstream).
+	// MaxBodyBytes limits JSON request bodies (413/1006 beyond it);
+	// default DefaultMaxBodyBytes (2 MiB in base mode, like upstream).
 	MaxBodyBytes int64
+	// MaxJSONReadBytes limits a file read through the JSON route (413/1006
+	// beyond it, naming files/raw); default DefaultMaxJSONReadBytes.
+	MaxJSONReadBytes int64
+	// MaxNameBytes, MaxMetadataBytes, MaxEnvBytes and MaxArgsBytes limit
+	// names, metadata, environments and command lines (400/1002 beyond
+	// them); defaults DefaultMax*.
+	MaxNameBytes, MaxMetadataBytes, MaxEnvBytes, MaxArgsBytes int
+	// MaxRunOutputBytes limits what a run keeps of each output stream;
+	// default DefaultMaxRunOutputBytes.
+	MaxRunOutputBytes int
+	// MaxTimeout is the longest sandbox or run timeout (400/1002 beyond);
+	// default DefaultMaxTimeout.
+	MaxTimeout time.Duration
+	// MinFreeBytes is the free space kept on the data dir's filesystem:
+	// below it, file writes and creates answer 507; default
+	// DefaultMinFreeBytes, -1 = no reserve.
+	MinFreeBytes int64
 	// MaxUploadBytes limits one files.raw upload (PUT files/raw); 0 = no
 	// limit. A Content-Length over it is answered 413 before the body is
 	// read; a chunked body that grows past it is cut off with 413.
@@ -145,11 +162,19 @@ func New(cfg Config) (*Server, error) {
 		cfg.StartTimeout = 60 * time.Second
 	}
 	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 100 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 		if cfg.BaseMode {
 			cfg.MaxBodyBytes = 2 << 20
 		}
 	}
+	setDefault(&cfg.MaxJSONReadBytes, DefaultMaxJSONReadBytes)
+	setDefault(&cfg.MaxNameBytes, DefaultMaxNameBytes)
+	setDefault(&cfg.MaxMetadataBytes, DefaultMaxMetadataBytes)
+	setDefault(&cfg.MaxEnvBytes, DefaultMaxEnvBytes)
+	setDefault(&cfg.MaxArgsBytes, DefaultMaxArgsBytes)
+	setDefault(&cfg.MaxRunOutputBytes, DefaultMaxRunOutputBytes)
+	setDefault(&cfg.MaxTimeout, DefaultMaxTimeout)
+	setDefault(&cfg.MinFreeBytes, DefaultMinFreeBytes)
 	if cfg.StreamHeartbeat == 0 {
 		cfg.StreamHeartbeat = DefaultHeartbeat
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -125,6 +126,10 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, "metadata: expected an object")
 		return
 	}
+	if err := errors.Join(s.checkName(req.Name), s.checkMetadata(meta)); err != nil {
+		s.wrongShape(w, err.Error())
+		return
+	}
 	t := now()
 	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
 	e.dir = filepath.Join(s.wsDir, e.rec.ID)
@@ -143,11 +148,6 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.workspaceJSON(e))
 }
 
-type listWorkspacesResponse struct {
-	Workspaces []*workspaceJSON `json:"workspaces"`
-	Total      int              `json:"total"`
-}
-
 func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	es := make([]*workspaceEntry, 0, len(s.workspaces))
@@ -161,11 +161,11 @@ func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 		}
 		return strings.Compare(a.rec.ID, b.rec.ID)
 	})
-	out := listWorkspacesResponse{Workspaces: make([]*workspaceJSON, len(es)), Total: len(es)}
+	out := make([]*workspaceJSON, len(es))
 	for i, e := range es {
-		out.Workspaces[i] = s.workspaceJSON(e)
+		out[i] = s.workspaceJSON(e)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONList(w, "workspaces", out)
 }
 
 func (s *Server) handleGetWorkspace(w http.ResponseWriter, r *http.Request) {
