@@ -35,6 +35,19 @@ const (
 	// filesystem: file writes and creates are refused (507) below it, so
 	// the store stays writable.
 	DefaultMinFreeBytes = 64 << 20
+	// DefaultBodyTimeout bounds the reading of a JSON request body.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultTransferIdleTimeout is how long an upload may go without
+	// 64 KiB of progress.
+	DefaultTransferIdleTimeout = 60 * time.Second
+	// DefaultHeaderTimeout bounds the reading of request headers.
+	DefaultHeaderTimeout = 10 * time.Second
+	// DefaultIdleTimeout closes keep-alive connections idle that long.
+	DefaultIdleTimeout = 2 * time.Minute
+	// DefaultMaxConnections caps the open HTTP connections (further
+	// clients wait in the listen backlog); it is also kept below half the
+	// process's file limit.
+	DefaultMaxConnections = 4096
 )
 
 // limitError is a request over one of the size or range limits.
@@ -121,4 +134,10 @@ func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v == 0 {
 		*v = def
 	}
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T int | int64 | time.Duration](v, def T) T {
+	setDefault(&v, def)
+	return v
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -85,9 +86,9 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
-	var body io.Reader = r.Body
+	var body io.Reader = newProgressBody(w, r.Body, s.cfg.TransferIdleTimeout)
 	if limit > 0 {
-		body = http.MaxBytesReader(w, r.Body, limit)
+		body = http.MaxBytesReader(w, io.NopCloser(body), limit)
 	}
 	src := &errReader{r: body}
 	bp := rawBufPool.Get().(*[]byte)
@@ -124,6 +125,12 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+}
+
+// isRawUpload reports whether r is a files/raw upload, whose body has a
+// progress deadline instead of a total one.
+func isRawUpload(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/files/raw")
 }
 
 func (s *Server) uploadTooLarge(w http.ResponseWriter) {

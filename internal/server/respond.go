@@ -71,9 +71,18 @@ func writePlain(w http.ResponseWriter, status int, msg string) {
 // text (415 without a JSON content type, 400 malformed, 422 wrong shape,
 // 413 too large). In full mode an empty body counts as {}.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if s.cfg.BaseMode && !isJSONContentType(r.Header.Get("Content-Type")) {
-		writePlain(w, http.StatusUnsupportedMediaType, "Expected request with `Content-Type: application/json`")
-		return false
+	if ct := r.Header.Get("Content-Type"); !isJSONContentType(ct) {
+		if s.cfg.BaseMode {
+			writePlain(w, http.StatusUnsupportedMediaType, "Expected request with `Content-Type: application/json`")
+			return false
+		}
+		// A body without a type is taken as JSON (curl, old clients); a
+		// body of another type is refused: a browser form or text/plain
+		// post must not pass as a JSON request.
+		if ct != "" && hasBody(r) {
+			writeErrorStatus(w, http.StatusUnsupportedMediaType, wire.CodeInvalidRequest, "Unsupported Content-Type "+ct+": this route takes application/json")
+			return false
+		}
 	}
 	limit := s.bodyLimit
 	if r.ContentLength > limit {
@@ -164,6 +173,12 @@ func (s *Server) badRequest(w http.ResponseWriter, code wire.Code, msg string) {
 // ServeHTTP checks auth, then routes. Unknown routes (404) and wrong
 // methods (405) get the JSON envelope in full mode.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.guardRequest(w, r) {
+		return
+	}
+	if !isRawUpload(r) {
+		bodyDeadline(w, r, s.cfg.BodyTimeout)
+	}
 	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
 		writeError(w, wire.CodeUnauthorized, "Unauthorized")
 		return

@@ -99,6 +99,22 @@ type Config struct {
 	// Runtime replaces the bubblewrap runtime (tests); default a
 	// sandbox.Manager built from the fields above.
 	Runtime Runtime
+	// HeaderTimeout bounds the reading of request headers and IdleTimeout
+	// closes idle keep-alive connections (Listen); defaults
+	// DefaultHeaderTimeout and DefaultIdleTimeout.
+	HeaderTimeout, IdleTimeout time.Duration
+	// MaxConnections caps open HTTP connections (Listen); default
+	// DefaultMaxConnections, at most half the file limit.
+	MaxConnections int
+	// AllowedHosts are names allowed in the Host header besides IP
+	// literals, loopback names and the host of HTTPAddr; "*" allows any.
+	AllowedHosts []string
+	// BodyTimeout bounds the reading of a JSON request body; default
+	// DefaultBodyTimeout, -1 = none.
+	BodyTimeout time.Duration
+	// TransferIdleTimeout is how long an upload may go without 64 KiB of
+	// progress; default DefaultTransferIdleTimeout, -1 = none.
+	TransferIdleTimeout time.Duration
 	// StreamHeartbeat is the heartbeat interval of run/stream; default
 	// DefaultHeartbeat.
 	StreamHeartbeat time.Duration
@@ -120,13 +136,16 @@ type Server struct {
 	features  []string
 	templates map[string]string
 	ptys      *ptyTable
-	bodyLimit int64
-	apiKey    []byte
-	chown     bool // euid == 0: chown created files to cfg.UID/GID
-	nfsBase   string
-	runDir    string
-	rmRunDir  bool
-	wsDir     string
+
+	allowedHosts []string // lower-case names allowed in Host (request_guard.go)
+	crossOrigin  *http.CrossOriginProtection
+	bodyLimit    int64
+	apiKey       []byte
+	chown        bool // euid == 0: chown created files to cfg.UID/GID
+	nfsBase      string
+	runDir       string
+	rmRunDir     bool
+	wsDir        string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -175,6 +194,8 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&cfg.MaxRunOutputBytes, DefaultMaxRunOutputBytes)
 	setDefault(&cfg.MaxTimeout, DefaultMaxTimeout)
 	setDefault(&cfg.MinFreeBytes, DefaultMinFreeBytes)
+	setDefault(&cfg.BodyTimeout, DefaultBodyTimeout)
+	setDefault(&cfg.TransferIdleTimeout, DefaultTransferIdleTimeout)
 	if cfg.StreamHeartbeat == 0 {
 		cfg.StreamHeartbeat = DefaultHeartbeat
 	}
@@ -192,6 +213,9 @@ func New(cfg Config) (*Server, error) {
 		workspaces: map[string]*workspaceEntry{},
 		sandboxes:  map[string]*sandboxEntry{},
 		ptys:       newPTYTable(),
+
+		allowedHosts: allowedHosts(cfg),
+		crossOrigin:  http.NewCrossOriginProtection(),
 	}
 	if cfg.APIKey != "" {
 		s.apiKey = []byte(cfg.APIKey)
