@@ -146,6 +146,7 @@ type Server struct {
 	runDir       string
 	rmRunDir     bool
 	wsDir        string
+	tmpDir       string // temporary files of writes, outside every workspace
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -241,6 +242,10 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	}
+	s.tmpDir = filepath.Join(dataDir, "tmp")
+	if err := sweepDir(s.tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: temp dir: %w", err)
+	}
 	if s.store, err = store.Open(filepath.Join(dataDir, "workspace.db")); err != nil {
 		return nil, err
 	}
@@ -254,7 +259,10 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.runDir = cfg.RunDir
 		if s.runDir == "" {
-			if s.runDir, err = os.MkdirTemp("", "wsrun-"); err != nil {
+			// In the data dir, swept at start: a killed server leaves
+			// nothing behind in /tmp.
+			s.runDir = filepath.Join(dataDir, "run")
+			if err := sweepDir(s.runDir, 0o711); err != nil {
 				s.store.Close()
 				return nil, fmt.Errorf("server: run dir: %w", err)
 			}
@@ -369,6 +377,18 @@ func (s *Server) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// sweepDir empties dir (what a killed server left there) and recreates it
+// with mode perm.
+func sweepDir(dir string, perm os.FileMode) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		return err
+	}
+	return os.Chmod(dir, perm)
 }
 
 // now is the time stamps of records: UTC.

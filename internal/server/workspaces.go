@@ -103,7 +103,7 @@ func (s *Server) workspaceFiles(w http.ResponseWriter, r *http.Request) (*worksp
 		writeErrorDetails(w, wire.CodeInternal, "Cannot open workspace", err.Error())
 		return nil, workspaceFiles{}, false
 	}
-	return e, workspaceFiles{Root: root, owner: s.fileOwner()}, true
+	return e, workspaceFiles{Root: root, owner: s.fileOwner(), tmpDir: s.tmpDir}, true
 }
 
 // fileOwner is the owner of files the server creates in workspaces.
