@@ -133,6 +133,11 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	p, ok := s.queryPath(w, r, true)
 	if !ok {
 		return
@@ -314,6 +319,11 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	var req mkdirRequest
 	if !s.decodeJSON(w, r, &req) {
 		return
@@ -411,6 +421,11 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	req, src, dst, ok := s.twoPaths(w, r)
 	if !ok {
 		return

@@ -76,6 +76,11 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	// The temporary file lives in the data dir, outside the workspace,
 	// and missing parents are created only once the body is complete: a
 	// dropped upload (or a crash) leaves nothing behind in the workspace,
@@ -93,7 +98,7 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 	bp := rawBufPool.Get().(*[]byte)
 	// fileWriter hides File.ReadFrom, whose generic path would allocate a
 	// buffer of its own for every upload.
-	_, err = io.CopyBuffer(&fileWriter{f: f}, src, *bp)
+	_, err = io.CopyBuffer(&fileWriter{f: f, spaceLeft: s.spaceLeft}, src, *bp)
 	rawBufPool.Put(bp)
 	if err != nil {
 		discardTemp(f)
@@ -152,8 +157,9 @@ const writebackChunk = 8 << 20
 // the buffer it is given; it starts the writeback of every writebackChunk
 // written (sync_file_range, asynchronous).
 type fileWriter struct {
-	f        *os.File
-	off, cut int64 // bytes written; start of the range not yet written back
+	f         *os.File
+	off, cut  int64                 // bytes written; start of the range not yet written back
+	spaceLeft func(need int64) bool // the free-space reserve, checked every chunk
 }
 
 func (fw *fileWriter) Write(p []byte) (int, error) {
@@ -166,6 +172,9 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 			})
 		}
 		fw.cut = fw.off
+		if err == nil && fw.spaceLeft != nil && !fw.spaceLeft(0) {
+			err = errNoSpace
+		}
 	}
 	return n, err
 }

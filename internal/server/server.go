@@ -290,7 +290,7 @@ func (s *Server) load() error {
 		return err
 	}
 	if n > 0 {
-		s.log.Info("sandboxes left running by a previous server are now stopped", "count", n)
+		s.log.Info("sandboxes left live by a previous server are now in state error", "count", n)
 	}
 	wss, err := s.store.Workspaces(ctx)
 	if err != nil {

@@ -22,6 +22,11 @@ type workspaceEntry struct {
 	rec store.Workspace
 	dir string
 
+	// writers counts writes in progress (beginWrite) and deleting marks a
+	// delete in progress; both are guarded by Server.mu.
+	writers  int
+	deleting bool
+
 	mu   sync.Mutex
 	root *os.Root // opened on first file access
 }
@@ -130,6 +135,9 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, err.Error())
 		return
 	}
+	if !s.checkSpace(w, 0) {
+		return
+	}
 	t := now()
 	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
 	e.dir = filepath.Join(s.wsDir, e.rec.ID)
@@ -187,6 +195,11 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+id)
 		return
 	}
+	if e.writers > 0 || e.deleting {
+		s.mu.Unlock()
+		writeError(w, wire.CodeWorkspaceHasActiveSandboxes, "Workspace has writes in progress: "+id)
+		return
+	}
 	var dead []string
 	for sid, sb := range s.sandboxes {
 		if sb.rec.WorkspaceID != id {
@@ -202,15 +215,23 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		}
 		dead = append(dead, sid)
 	}
+	// The record goes first: if the store fails, nothing changed.
+	e.deleting = true
+	s.mu.Unlock()
+	if err := s.store.DeleteWorkspace(context.WithoutCancel(r.Context()), id); err != nil {
+		s.mu.Lock()
+		e.deleting = false
+		s.mu.Unlock()
+		s.log.Error("delete workspace", "id", id, "err", err)
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error: the workspace was not deleted", err.Error())
+		return
+	}
+	s.mu.Lock()
 	for _, sid := range dead {
 		delete(s.sandboxes, sid)
 	}
 	delete(s.workspaces, id)
 	s.mu.Unlock()
-
-	if err := s.store.DeleteWorkspace(context.WithoutCancel(r.Context()), id); err != nil {
-		s.log.Error("delete workspace", "id", id, "err", err)
-	}
 	e.closeRoot()
 	if err := os.RemoveAll(e.dir); err != nil {
 		s.log.Error("remove workspace directory", "id", id, "err", err)
