@@ -224,6 +224,8 @@ func fileType(m fs.FileMode) string {
 		return "symlink"
 	case m.IsDir():
 		return "directory"
+	case !m.IsRegular():
+		return "other" // FIFO, socket, device
 	}
 	return "file"
 }
@@ -287,6 +289,9 @@ func statInfo(name, p string, st *unix.Stat_t) fileInfoJSON {
 		typ = "directory"
 	case unix.S_IFLNK:
 		typ = "symlink"
+	case unix.S_IFREG:
+	default:
+		typ = "other" // FIFO, socket, device
 	}
 	return fileInfoJSON{Name: name, Path: p, Type: typ, Size: st.Size, ModifiedAt: &t}
 }
