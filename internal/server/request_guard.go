@@ -97,7 +97,9 @@ func bodyDeadline(w http.ResponseWriter, r *http.Request, d time.Duration) {
 	r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 }
 
-// deadlineBody lifts the read deadline when the body ends or fails.
+// deadlineBody lifts the read deadline when the body ends. (After a
+// timeout it stays, so net/http's discarding of the rest of the body fails
+// at once and the connection is closed.)
 type deadlineBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
@@ -106,7 +108,7 @@ type deadlineBody struct {
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err != nil && !b.done {
+	if err == io.EOF && !b.done {
 		b.done = true
 		b.rc.SetReadDeadline(time.Time{}) //nolint:errcheck // best effort
 	}
@@ -137,7 +139,7 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.since += int64(n)
 	switch {
-	case err != nil:
+	case err == io.EOF:
 		b.rc.SetReadDeadline(time.Time{}) //nolint:errcheck // best effort
 	case b.since >= uploadProgressBytes:
 		b.since = 0
