@@ -88,13 +88,6 @@ func (c *child) peakRSS() int64 { return procStatusKiB(c.t, c.cmd.Process.Pid, "
 // rss returns the server process's resident memory now (VmRSS).
 func (c *child) rss() int64 { return procStatusKiB(c.t, c.cmd.Process.Pid, "VmRSS:") << 10 }
 
-// fds returns the number of open file descriptors of the server process.
-func (c *child) fds() int {
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(c.cmd.Process.Pid) + "/fd")
-	require.NoError(c.t, err)
-	return len(ents)
-}
-
 func procStatusKiB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
@@ -333,17 +332,3 @@ func TestRow11SmallerOnes(t *testing.T) {
 	c2 := startChild(t, newDataDir(t), "-api-key", "visible")
 	assert.Contains(t, c2.logs.String(), "command line")
 }
-
-// readSSE reads an SSE stream until it ends, returning event types.
-func readSSE(t *testing.T, r io.Reader) []string {
-	t.Helper()
-	var types []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
-			types = append(types, v)
-		}
-	}
-	return types
-}
-
