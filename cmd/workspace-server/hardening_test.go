@@ -18,6 +18,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // One test per row of issue 10, each running the attack against a real
@@ -112,6 +113,31 @@ func TestRow5Connections(t *testing.T) {
 	for _, conn := range idle {
 		conn.Close()
 	}
+
+	// Out of descriptors (the file limit lowered under the server): accept
+	// errors are logged at warn and retried with a backoff; the server
+	// answers again once connections close.
+	c2 := startChild(t, newDataDir(t), "-max-connections", "200", "-header-timeout", "2s")
+	pid := c2.cmd.Process.Pid
+	var old unix.Rlimit
+	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old))
+	low := unix.Rlimit{Cur: 64, Max: old.Max}
+	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_NOFILE, &low, nil))
+	host2 := strings.TrimPrefix(c2.url, "http://")
+	var flood []net.Conn
+	for range 100 {
+		conn, err := net.Dial("tcp", host2)
+		require.NoError(t, err)
+		flood = append(flood, conn)
+	}
+	eventually(t, "the accept error is logged at warn", func() bool {
+		return strings.Contains(c2.logs.String(), "level=WARN msg=\"http accept failed; retrying\"")
+	})
+	for _, conn := range flood {
+		conn.Close()
+	}
+	request(t, c2.url, "GET", "/api/v1/health", nil).want(t, 200, 0)
+	require.NoError(t, unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil))
 
 	// A JSON body sent one byte at a time is cut off by the body deadline.
 	conn, err := net.Dial("tcp", host)
