@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
@@ -44,6 +46,31 @@ func envInt64(name string, def int64) int64 {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 // Run parses args (the flags of workspace-server, without the program
 // name), starts the server, calls ready (when not nil) once it listens, and
 // serves until ctx ends; then it kills every sandbox and returns. name is
@@ -69,6 +96,23 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
+		keyFile   = flag.String("api-key-file", env("WORKSPACE_API_KEY_FILE", ""), "read the API key from this file (first line); keeps it out of ps (WORKSPACE_API_KEY_FILE)")
+
+		maxBody     = flag.Int64("max-body-bytes", envInt64("WORKSPACE_MAX_BODY_BYTES", server.DefaultMaxBodyBytes), "largest JSON request body, 413 above it (WORKSPACE_MAX_BODY_BYTES)")
+		maxJSONRead = flag.Int64("max-json-read-bytes", envInt64("WORKSPACE_MAX_JSON_READ_BYTES", server.DefaultMaxJSONReadBytes), "largest file read through the JSON file route, 413 above it (files/raw has no limit) (WORKSPACE_MAX_JSON_READ_BYTES)")
+		maxName     = flag.Int("max-name-bytes", envInt("WORKSPACE_MAX_NAME_BYTES", server.DefaultMaxNameBytes), "longest workspace or sandbox name (WORKSPACE_MAX_NAME_BYTES)")
+		maxMeta     = flag.Int("max-metadata-bytes", envInt("WORKSPACE_MAX_METADATA_BYTES", server.DefaultMaxMetadataBytes), "largest metadata object (WORKSPACE_MAX_METADATA_BYTES)")
+		maxEnv      = flag.Int("max-env-bytes", envInt("WORKSPACE_MAX_ENV_BYTES", server.DefaultMaxEnvBytes), "largest environment of a sandbox, run or PTY (WORKSPACE_MAX_ENV_BYTES)")
+		maxArgs     = flag.Int("max-args-bytes", envInt("WORKSPACE_MAX_ARGS_BYTES", server.DefaultMaxArgsBytes), "largest command line (command and args) (WORKSPACE_MAX_ARGS_BYTES)")
+		maxOutput   = flag.Int("max-run-output-bytes", envInt("WORKSPACE_MAX_RUN_OUTPUT_BYTES", server.DefaultMaxRunOutputBytes), "output a run keeps per stream; the rest is dropped and flagged truncated (WORKSPACE_MAX_RUN_OUTPUT_BYTES)")
+		maxTimeout  = flag.Duration("max-timeout", envDuration("WORKSPACE_MAX_TIMEOUT", server.DefaultMaxTimeout), "longest sandbox or run timeout (WORKSPACE_MAX_TIMEOUT)")
+		minFree     = flag.Int64("min-free-bytes", envInt64("WORKSPACE_MIN_FREE_BYTES", server.DefaultMinFreeBytes), "free space kept on the data dir's disk: writes and creates are refused (507) below it; -1 = none (WORKSPACE_MIN_FREE_BYTES)")
+		maxConns    = flag.Int("max-connections", envInt("WORKSPACE_MAX_CONNECTIONS", server.DefaultMaxConnections), "most open HTTP connections (at most half the file limit) (WORKSPACE_MAX_CONNECTIONS)")
+		hdrTimeout  = flag.Duration("header-timeout", envDuration("WORKSPACE_HEADER_TIMEOUT", server.DefaultHeaderTimeout), "time to read request headers (WORKSPACE_HEADER_TIMEOUT)")
+		bodyTimeout = flag.Duration("body-timeout", envDuration("WORKSPACE_BODY_TIMEOUT", server.DefaultBodyTimeout), "time to read a JSON request body (WORKSPACE_BODY_TIMEOUT)")
+		xferIdle    = flag.Duration("transfer-idle-timeout", envDuration("WORKSPACE_TRANSFER_IDLE_TIMEOUT", server.DefaultTransferIdleTimeout), "time an upload may go without 64 KiB of progress (WORKSPACE_TRANSFER_IDLE_TIMEOUT)")
+		idleTimeout = flag.Duration("idle-timeout", envDuration("WORKSPACE_IDLE_TIMEOUT", server.DefaultIdleTimeout), "time an idle keep-alive connection stays open (WORKSPACE_IDLE_TIMEOUT)")
+		hosts       = flag.String("allowed-hosts", env("WORKSPACE_ALLOWED_HOSTS", ""), "comma-separated host names allowed in the Host header besides IP addresses, loopback names and -host; * = any (WORKSPACE_ALLOWED_HOSTS)")
 	)
 	if err := flag.Parse(args); err != nil {
 		return err
@@ -76,12 +120,40 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
 	}
+	for _, l := range []struct {
+		name string
+		v    int64
+	}{
+		{"max-body-bytes", *maxBody}, {"max-json-read-bytes", *maxJSONRead}, {"max-name-bytes", int64(*maxName)},
+		{"max-metadata-bytes", int64(*maxMeta)}, {"max-env-bytes", int64(*maxEnv)}, {"max-args-bytes", int64(*maxArgs)},
+		{"max-run-output-bytes", int64(*maxOutput)}, {"max-connections", int64(*maxConns)},
+		{"max-timeout", int64(*maxTimeout)}, {"header-timeout", int64(*hdrTimeout)}, {"body-timeout", int64(*bodyTimeout)},
+		{"transfer-idle-timeout", int64(*xferIdle)}, {"idle-timeout", int64(*idleTimeout)},
+	} {
+		if l.v <= 0 {
+			return fmt.Errorf("bad -%s: want more than 0", l.name)
+		}
+	}
+	key := *apiKey
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return fmt.Errorf("-api-key-file: %w", err)
+		}
+		key, _, _ = strings.Cut(string(b), "\n")
+		if key = strings.TrimSpace(key); key == "" {
+			return fmt.Errorf("-api-key-file %s: empty", *keyFile)
+		}
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level: %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if flagSet(flag, "api-key") {
+		logger.Warn("the API key is on the command line, where ps shows it to every user; use -api-key-file or WORKSPACE_API_KEY")
+	}
 
 	if err := os.MkdirAll(*dataDir, 0o711); err != nil {
 		return err
@@ -90,7 +162,7 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		DataDir:        *dataDir,
 		HTTPAddr:       net.JoinHostPort(*host, strconv.Itoa(*port)),
 		NFSHost:        *nfsHost,
-		APIKey:         *apiKey,
+		APIKey:         key,
 		BaseMode:       *baseMode,
 		ShareNetwork:   *shareNet,
 		TemplatesFile:  *templates,
@@ -99,6 +171,22 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		UID:            *uid,
 		GID:            *gid,
 		Logger:         logger,
+
+		MaxBodyBytes:        *maxBody,
+		MaxJSONReadBytes:    *maxJSONRead,
+		MaxNameBytes:        *maxName,
+		MaxMetadataBytes:    *maxMeta,
+		MaxEnvBytes:         *maxEnv,
+		MaxArgsBytes:        *maxArgs,
+		MaxRunOutputBytes:   *maxOutput,
+		MaxTimeout:          *maxTimeout,
+		MinFreeBytes:        *minFree,
+		MaxConnections:      *maxConns,
+		HeaderTimeout:       *hdrTimeout,
+		BodyTimeout:         *bodyTimeout,
+		TransferIdleTimeout: *xferIdle,
+		IdleTimeout:         *idleTimeout,
+		AllowedHosts:        splitList(*hosts),
 	}
 	if *nfsPort >= 0 {
 		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/elevo/workspace-sdk-go/internal/store"
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
@@ -211,7 +212,7 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("file after restart %v", m)
 	}
 	m = ts2.want(ts2.do("GET", "/api/v1/sandboxes/"+id, nil), 200, 0)
-	if m["state"] != "stopped" {
+	if m["state"] != "error" || m["error_message"] != store.ReconcileMessage {
 		t.Fatalf("sandbox after restart %v", m)
 	}
 	ts2.want(ts2.do("DELETE", "/api/v1/workspaces/"+ws, nil), 200, 0)

@@ -15,7 +15,10 @@ func (wf workspaceFiles) copyFile(src, dst string, perm fs.FileMode) error {
 		return err
 	}
 	defer in.Close()
-	out, tmp, err := wf.createTemp(dst)
+	if err := wf.checkTarget(dst); err != nil {
+		return err
+	}
+	out, err := wf.createTemp()
 	if err != nil {
 		return err
 	}
@@ -23,14 +26,11 @@ func (wf workspaceFiles) copyFile(src, dst string, perm fs.FileMode) error {
 	if err == nil {
 		err = out.Chmod(perm)
 	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		wf.Remove(tmp)
+		discardTemp(out)
 		return err
 	}
-	return wf.commitTemp(tmp, dst)
+	return wf.commitTemp(out, dst)
 }
 
 // copyDir copies the directory src to dst recursively; symlinks are

@@ -13,6 +13,8 @@ import (
 func writeFileError(w http.ResponseWriter, err error, p string) {
 	var errno syscall.Errno
 	switch {
+	case isNoSpace(err):
+		writeInsufficientStorage(w, "cannot write "+p+": "+err.Error())
 	case isEscape(err):
 		writeError(w, wire.CodePathNotAllowed, "Path not allowed: "+p)
 	case errors.Is(err, errRootPath):

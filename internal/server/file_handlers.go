@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
@@ -55,9 +56,19 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
+	limit := s.cfg.MaxJSONReadBytes
+	if fi.Size() > limit {
+		f.Close()
+		s.jsonReadTooLarge(w, p, fi.Size())
+		return
+	}
 	data := make([]byte, 0, fi.Size()+1)
-	data, err = readAll(f, data)
+	data, err = readAll(io.LimitReader(f, limit+1), data)
 	f.Close()
+	if int64(len(data)) > limit { // the file grew while it was read
+		s.jsonReadTooLarge(w, p, int64(len(data)))
+		return
+	}
 	if err != nil {
 		writeFileError(w, err, p)
 		return
@@ -84,7 +95,14 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, readFileResponse{Content: string(data)})
 }
 
-func readAll(f *os.File, buf []byte) ([]byte, error) {
+// jsonReadTooLarge answers a JSON file read over the JSON read limit.
+func (s *Server) jsonReadTooLarge(w http.ResponseWriter, p string, size int64) {
+	writeError(w, wire.CodeRequestTooLarge, fmt.Sprintf(
+		"File %s is larger than the JSON read limit (%d > %d bytes): read it with files/raw (GET /api/v1/workspaces/{id}/files/raw)",
+		p, size, s.cfg.MaxJSONReadBytes))
+}
+
+func readAll(f io.Reader, buf []byte) ([]byte, error) {
 	for {
 		n, err := f.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -115,6 +133,11 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	p, ok := s.queryPath(w, r, true)
 	if !ok {
 		return
@@ -201,6 +224,8 @@ func fileType(m fs.FileMode) string {
 		return "symlink"
 	case m.IsDir():
 		return "directory"
+	case !m.IsRegular():
+		return "other" // FIFO, socket, device
 	}
 	return "file"
 }
@@ -264,6 +289,9 @@ func statInfo(name, p string, st *unix.Stat_t) fileInfoJSON {
 		typ = "directory"
 	case unix.S_IFLNK:
 		typ = "symlink"
+	case unix.S_IFREG:
+	default:
+		typ = "other" // FIFO, socket, device
 	}
 	return fileInfoJSON{Name: name, Path: p, Type: typ, Size: st.Size, ModifiedAt: &t}
 }
@@ -296,6 +324,11 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	var req mkdirRequest
 	if !s.decodeJSON(w, r, &req) {
 		return
@@ -393,6 +426,11 @@ func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
 	req, src, dst, ok := s.twoPaths(w, r)
 	if !ok {
 		return

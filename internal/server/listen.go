@@ -89,16 +89,22 @@ func Listen(cfg Config) (*Instance, error) {
 			nl.Close()
 		}()
 	}
+	limited := newConnLimiter(hl, maxConnections(cfg.MaxConnections), cfg.Logger)
 	in.http = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       5 * time.Minute,
+		Handler: s,
+		// Header and idle deadlines for every connection; body deadlines
+		// are per route (request_guard.go), and there is no total read or
+		// write timeout, which would cut long uploads, downloads, runs,
+		// streams and PTYs.
+		ReadHeaderTimeout: orDefault(cfg.HeaderTimeout, DefaultHeaderTimeout),
+		IdleTimeout:       orDefault(cfg.IdleTimeout, DefaultIdleTimeout),
+		ConnState:         limited.connState,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	in.wg.Add(1)
 	go func() {
 		defer in.wg.Done()
-		if err := in.http.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := in.http.Serve(limited); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			cfg.Logger.Error("http server stopped", "err", err)
 		}
 	}()

@@ -24,13 +24,6 @@ type runRequest struct {
 	Encoding string            `json:"encoding"`
 }
 
-type runResponse struct {
-	ExitCode int    `json:"exit_code"`
-	Stdout   string `json:"stdout"`
-	Stderr   string `json:"stderr"`
-	Encoding string `json:"encoding,omitempty"`
-}
-
 // runTimeout converts a protocol timeout in milliseconds: absent or 0 is
 // no limit (30 s in base mode).
 func (s *Server) runTimeout(ms int64) time.Duration {
@@ -41,15 +34,6 @@ func (s *Server) runTimeout(ms int64) time.Duration {
 		return 0
 	}
 	return time.Duration(ms) * time.Millisecond
-}
-
-// encodeOutput renders process output: base64, or a string whose invalid
-// UTF-8 encoding/json turns into U+FFFD.
-func encodeOutput(b []byte, b64 bool) string {
-	if b64 {
-		return base64.StdEncoding.EncodeToString(b)
-	}
-	return string(b)
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
@@ -65,15 +49,15 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		s.missingField(w, "command")
 		return
 	}
-	if req.Timeout != nil && *req.Timeout < 0 {
-		s.wrongShape(w, "timeout: must not be negative")
+	if err := errors.Join(s.checkCommand(*req.Command, req.Args), s.checkEnv(req.Env), s.checkTimeout(req.Timeout, time.Millisecond)); err != nil {
+		s.wrongShape(w, err.Error())
 		return
 	}
 	b64, ok := s.wantBase64(w, req.Encoding)
 	if !ok {
 		return
 	}
-	ex := ExecRequest{Command: *req.Command, Args: req.Args, Env: req.Env, Cwd: req.Cwd}
+	ex := ExecRequest{Command: *req.Command, Args: req.Args, Env: req.Env, Cwd: req.Cwd, MaxOutput: s.cfg.MaxRunOutputBytes}
 	if req.Timeout != nil {
 		ex.Timeout = s.runTimeout(*req.Timeout)
 	} else {
@@ -95,11 +79,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		s.runError(w, err, res, b64)
 		return
 	}
-	out := runResponse{ExitCode: res.ExitCode, Stdout: encodeOutput(res.Stdout, b64), Stderr: encodeOutput(res.Stderr, b64)}
-	if b64 {
-		out.Encoding = "base64"
-	}
-	writeJSON(w, http.StatusOK, &out)
+	s.writeRunResult(w, res, b64)
 }
 
 // runError writes the error of a failed run; a timeout (504/4002) carries
@@ -107,13 +87,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 func (s *Server) runError(w http.ResponseWriter, err error, res *ExecResult, b64 bool) {
 	switch {
 	case errors.Is(err, errRunTimeout):
-		body := &errorBody{Code: wire.CodeProcessTimeout, Message: "Process timed out"}
-		var so, se string
-		if res != nil {
-			so, se = encodeOutput(res.Stdout, b64), encodeOutput(res.Stderr, b64)
-		}
-		body.Stdout, body.Stderr = &so, &se
-		writeJSON(w, http.StatusGatewayTimeout, body)
+		s.writeRunTimeout(w, res, b64)
 	case errors.Is(err, errSandboxNotRunning):
 		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is not running")
 	case errors.Is(err, errProcessNotFound):

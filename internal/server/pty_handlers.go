@@ -30,6 +30,10 @@ func (s *Server) handlePTYCreate(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, "cols and rows must be between 1 and 10000")
 		return
 	}
+	if err := s.checkEnv(req.Env); err != nil {
+		s.wrongShape(w, err.Error())
+		return
+	}
 	if req.Cols == 0 {
 		req.Cols = 80
 	}

@@ -6,10 +6,13 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/elevo/workspace-sdk-go/internal/wire"
+	"golang.org/x/sys/unix"
 )
 
 // Feature files.raw: GET and PUT /workspaces/{id}/files/raw?path=P move the
@@ -27,10 +30,6 @@ import (
 // rawBufSize is the copy buffer of one upload: large enough to keep the
 // syscall count low, small enough that memory stays flat.
 const rawBufSize = 256 << 10
-
-// rawTempName names the temporary files of uploads ("..upload.tmp-<random>"
-// in the workspace root, see createTemp).
-const rawTempName = ".upload"
 
 var rawBufPool = sync.Pool{New: func() any { b := make([]byte, rawBufSize); return &b }}
 
@@ -77,29 +76,32 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
-	// The temporary file lives in the workspace root and missing parents
-	// are created only once the body is complete: a dropped upload leaves
-	// nothing behind, not even directories.
-	f, tmp, err := wf.createTemp(rawTempName)
+	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	if !ok {
+		return
+	}
+	defer done()
+	// The temporary file lives in the data dir, outside the workspace,
+	// and missing parents are created only once the body is complete: a
+	// dropped upload (or a crash) leaves nothing behind in the workspace,
+	// not even directories.
+	f, err := wf.createTemp()
 	if err != nil {
 		writeFileError(w, err, p)
 		return
 	}
-	var body io.Reader = r.Body
+	var body io.Reader = newProgressBody(w, r.Body, s.cfg.TransferIdleTimeout)
 	if limit > 0 {
-		body = http.MaxBytesReader(w, r.Body, limit)
+		body = http.MaxBytesReader(w, io.NopCloser(body), limit)
 	}
 	src := &errReader{r: body}
 	bp := rawBufPool.Get().(*[]byte)
 	// fileWriter hides File.ReadFrom, whose generic path would allocate a
 	// buffer of its own for every upload.
-	_, err = io.CopyBuffer(fileWriter{f}, src, *bp)
+	_, err = io.CopyBuffer(&fileWriter{f: f, spaceLeft: s.spaceLeft}, src, *bp)
 	rawBufPool.Put(bp)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		wf.Remove(tmp)
+		discardTemp(f)
 		var tooBig *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooBig):
@@ -113,21 +115,21 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	dir, _, _ := splitRel(rel)
-	if err := wf.mkdirAll(dir); err != nil {
-		wf.Remove(tmp)
-		writeFileError(w, err, p)
-		return
-	}
-	if err := wf.commitTemp(tmp, rel); err != nil {
+	if err := wf.commitTemp(f, rel); err != nil {
 		writeFileError(w, err, p)
 		return
 	}
 	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
 }
 
+// isRawUpload reports whether r is a files/raw upload, whose body has a
+// progress deadline instead of a total one.
+func isRawUpload(r *http.Request) bool {
+	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/files/raw")
+}
+
 func (s *Server) uploadTooLarge(w http.ResponseWriter) {
-	writeErrorStatus(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest,
+	writeError(w, wire.CodeRequestTooLarge,
 		fmt.Sprintf("upload larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))
 }
 
@@ -146,8 +148,33 @@ func (e *errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// fileWriter is an io.Writer with only Write, so that io.CopyBuffer uses
-// the buffer it is given.
-type fileWriter struct{ w io.Writer }
+// writebackChunk is how much an upload writes before it asks the kernel to
+// start writing it back, so that the fsync before the answer finds little
+// left to do.
+const writebackChunk = 8 << 20
 
-func (f fileWriter) Write(p []byte) (int, error) { return f.w.Write(p) }
+// fileWriter is an io.Writer with only Write, so that io.CopyBuffer uses
+// the buffer it is given; it starts the writeback of every writebackChunk
+// written (sync_file_range, asynchronous).
+type fileWriter struct {
+	f         *os.File
+	off, cut  int64                 // bytes written; start of the range not yet written back
+	spaceLeft func(need int64) bool // the free-space reserve, checked every chunk
+}
+
+func (fw *fileWriter) Write(p []byte) (int, error) {
+	n, err := fw.f.Write(p)
+	fw.off += int64(n)
+	if fw.off-fw.cut >= writebackChunk {
+		if rc, cerr := fw.f.SyscallConn(); cerr == nil {
+			rc.Control(func(fd uintptr) { //nolint:errcheck // a hint only
+				unix.SyncFileRange(int(fd), fw.cut, fw.off-fw.cut, unix.SYNC_FILE_RANGE_WRITE) //nolint:errcheck // a hint only
+			})
+		}
+		fw.cut = fw.off
+		if err == nil && fw.spaceLeft != nil && !fw.spaceLeft(0) {
+			err = errNoSpace
+		}
+	}
+	return n, err
+}

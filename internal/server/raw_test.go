@@ -379,13 +379,13 @@ func TestRawUploadLimit(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	wantError(t, resp.StatusCode, b, 413, 1001)
+	wantError(t, resp.StatusCode, b, 413, 1006)
 	<-e.ended
 
 	// A chunked body that grows past the limit is cut off.
 	status, b, _ := e.do(http.MethodPut, "chunky.bin", io.MultiReader(bytes.NewReader(rawPattern(limit)), strings.NewReader("one too many")), nil)
 	<-e.ended
-	wantError(t, status, b, 413, 1001)
+	wantError(t, status, b, 413, 1006)
 
 	// At the limit is fine.
 	status, b, _ = e.do(http.MethodPut, "ok.bin", bytes.NewReader(rawPattern(limit)), nil)

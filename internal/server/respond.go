@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
@@ -10,43 +11,26 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
-// errorBody is the JSON error envelope. Stdout and Stderr carry partial
-// output of a timed-out run.
+// errorBody is the JSON error envelope.
 type errorBody struct {
 	Code    wire.Code `json:"code"`
 	Message string    `json:"message"`
 	Details string    `json:"details,omitempty"`
-	Stdout  *string   `json:"stdout,omitempty"`
-	Stderr  *string   `json:"stderr,omitempty"`
 }
 
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// writeJSON writes v as a JSON response with the given status. Encoding
-// goes through a pooled buffer so the response has a Content-Length.
+// writeJSON writes v as a JSON response with the given status, encoded
+// straight to the connection (net/http adds a Content-Length to small
+// answers and chunks large ones), so no response is held in full.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		buf.Reset()
-		fmt.Fprintf(buf, `{"code":%d,"message":"encode response: %s"}`+"\n", wire.CodeInternal, strings.ReplaceAll(err.Error(), `"`, `'`))
-		status = http.StatusInternalServerError
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
-	if buf.Cap() <= 1<<20 {
-		bufPool.Put(buf)
-	}
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v) //nolint:errcheck // the client went away; values are always encodable
 }
 
 // writeError writes the JSON error envelope {code, message} with the HTTP
@@ -87,9 +71,18 @@ func writePlain(w http.ResponseWriter, status int, msg string) {
 // text (415 without a JSON content type, 400 malformed, 422 wrong shape,
 // 413 too large). In full mode an empty body counts as {}.
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if s.cfg.BaseMode && !isJSONContentType(r.Header.Get("Content-Type")) {
-		writePlain(w, http.StatusUnsupportedMediaType, "Expected request with `Content-Type: application/json`")
-		return false
+	if ct := r.Header.Get("Content-Type"); !isJSONContentType(ct) {
+		if s.cfg.BaseMode {
+			writePlain(w, http.StatusUnsupportedMediaType, "Expected request with `Content-Type: application/json`")
+			return false
+		}
+		// A body without a type is taken as JSON (curl, old clients); a
+		// body of another type is refused: a browser form or text/plain
+		// post must not pass as a JSON request.
+		if ct != "" && hasBody(r) {
+			writeErrorStatus(w, http.StatusUnsupportedMediaType, wire.CodeInvalidRequest, "Unsupported Content-Type "+ct+": this route takes application/json")
+			return false
+		}
 	}
 	limit := s.bodyLimit
 	if r.ContentLength > limit {
@@ -145,7 +138,7 @@ func (s *Server) tooLarge(w http.ResponseWriter) {
 		writePlain(w, http.StatusRequestEntityTooLarge, "Failed to buffer the request body: length limit exceeded")
 		return
 	}
-	writeErrorStatus(w, http.StatusRequestEntityTooLarge, wire.CodeInvalidRequest, fmt.Sprintf("request body larger than %d bytes", s.bodyLimit))
+	writeError(w, wire.CodeRequestTooLarge, fmt.Sprintf("request body larger than %d bytes", s.bodyLimit))
 }
 
 // wrongShape answers a body whose JSON has the wrong shape: 400/1002 in
@@ -180,6 +173,12 @@ func (s *Server) badRequest(w http.ResponseWriter, code wire.Code, msg string) {
 // ServeHTTP checks auth, then routes. Unknown routes (404) and wrong
 // methods (405) get the JSON envelope in full mode.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.guardRequest(w, r) {
+		return
+	}
+	if !isRawUpload(r) {
+		bodyDeadline(w, r, s.cfg.BodyTimeout)
+	}
 	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
 		writeError(w, wire.CodeUnauthorized, "Unauthorized")
 		return
@@ -246,4 +245,26 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 		c.status = http.StatusOK
 	}
 	return c.body.Write(p)
+}
+
+// writeJSONList writes {"<key>": [items...], "total": len(items)} with
+// status 200, encoding one item at a time, so a long list is never held
+// encoded in full.
+func writeJSONList[T any](w http.ResponseWriter, key string, items []T) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	bw.WriteString(`{"` + key + `":[`)
+	for i, it := range items {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if err := enc.Encode(it); err != nil {
+			return
+		}
+	}
+	bw.WriteString(`],"total":` + strconv.Itoa(len(items)) + "}\n")
+	bw.Flush() //nolint:errcheck // the client went away
 }

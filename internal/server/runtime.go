@@ -41,6 +41,13 @@ var (
 	errRunTimeout = sandbox.ErrTimeout
 )
 
+// outputTruncated reports which output streams of res were cut at max
+// bytes per stream. (The bubblewrap runtime of this round reports one
+// flag for both; its successor reports each stream.)
+func outputTruncated(res *ExecResult, max int) (stdout, stderr bool) {
+	return res.Truncated && len(res.Stdout) >= max, res.Truncated && len(res.Stderr) >= max
+}
+
 // Runtime starts sandboxes.
 type Runtime interface {
 	// Start starts a sandbox and returns once its agent answers.

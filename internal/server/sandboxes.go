@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"net/http"
 	"slices"
@@ -76,12 +77,13 @@ func (e *sandboxEntry) setState(st string) {
 	e.rec.UpdatedAt = now()
 }
 
-// persist writes the record; the caller must not hold e.mu.
-func (s *Server) persist(e *sandboxEntry) {
+// persist writes the record; the caller must not hold e.mu. Failures are
+// logged and returned.
+func (s *Server) persist(e *sandboxEntry) error {
 	e.mu.Lock()
 	if e.removed {
 		e.mu.Unlock()
-		return
+		return nil
 	}
 	rec := e.rec
 	e.mu.Unlock()
@@ -89,7 +91,26 @@ func (s *Server) persist(e *sandboxEntry) {
 	defer cancel()
 	if err := s.store.PutSandbox(ctx, &rec); err != nil {
 		s.log.Error("persist sandbox", "id", rec.ID, "err", err)
+		return err
 	}
+	return nil
+}
+
+// forgetSandbox removes a sandbox that was never answered for: from the
+// table, from the active count and (best effort) from the store.
+func (s *Server) forgetSandbox(e *sandboxEntry) {
+	s.mu.Lock()
+	if s.sandboxes[e.rec.ID] == e {
+		delete(s.sandboxes, e.rec.ID)
+	}
+	s.active--
+	s.mu.Unlock()
+	e.mu.Lock()
+	e.removed = true
+	e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.store.DeleteSandbox(ctx, e.rec.ID) //nolint:errcheck // best effort: Reconcile marks a leftover record error
 }
 
 // sandboxByID returns the sandbox entry for id, or nil.
@@ -151,8 +172,8 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, "metadata: expected an object")
 		return
 	}
-	if req.Timeout != nil && *req.Timeout < 0 {
-		s.wrongShape(w, "timeout: must not be negative")
+	if err := errors.Join(s.checkName(req.Name), s.checkMetadata(meta), s.checkEnv(req.Env), s.checkTimeout(req.Timeout, time.Second)); err != nil {
+		s.wrongShape(w, err.Error())
 		return
 	}
 	if req.Timeout != nil && *req.Timeout == 0 {
@@ -182,7 +203,7 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ws := s.workspaces[e.rec.WorkspaceID]
 	switch {
-	case ws == nil:
+	case ws == nil || ws.deleting:
 		s.mu.Unlock()
 		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+e.rec.WorkspaceID)
 		return
@@ -198,6 +219,18 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	s.active++
 	s.sandboxes[e.rec.ID] = e
 	s.mu.Unlock()
+	if !s.checkSpace(w, 0) {
+		s.forgetSandbox(e)
+		return
+	}
+	// The record is written before the sandbox starts: a server killed
+	// during the start finds it (as error) at restart, and a store that
+	// cannot write fails the create with nothing started.
+	if err := s.persist(e); err != nil {
+		s.forgetSandbox(e)
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error: the sandbox was not created", err.Error())
+		return
+	}
 
 	env := make(map[string]string, len(e.rec.Env)+2)
 	maps.Copy(env, e.rec.Env)
@@ -226,7 +259,14 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	e.setState(stateRunning)
 	out := e.json()
 	e.mu.Unlock()
-	s.persist(e)
+	if err := s.persist(e); err != nil {
+		// Not kept, so not answered 200: stop it and forget it.
+		rt.Stop(0) //nolint:errcheck // best effort
+		<-rt.Done()
+		s.forgetSandbox(e)
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error: the sandbox was not created", err.Error())
+		return
+	}
 	s.wg.Add(1)
 	go s.watch(e, rt)
 	s.mu.RLock()
@@ -269,11 +309,6 @@ func (s *Server) watch(e *sandboxEntry, rt SandboxRuntime) {
 	close(e.ended)
 }
 
-type listSandboxesResponse struct {
-	Sandboxes []*sandboxJSON `json:"sandboxes"`
-	Total     int            `json:"total"`
-}
-
 func (s *Server) handleListSandboxes(w http.ResponseWriter, r *http.Request) {
 	state := r.URL.Query().Get("state")
 	switch state {
@@ -288,21 +323,20 @@ func (s *Server) handleListSandboxes(w http.ResponseWriter, r *http.Request) {
 		es = append(es, e)
 	}
 	s.mu.RUnlock()
-	out := listSandboxesResponse{Sandboxes: make([]*sandboxJSON, 0, len(es))}
+	out := make([]*sandboxJSON, 0, len(es))
 	for _, e := range es {
 		j := e.snapshot()
 		if state == "" || j.State == state {
-			out.Sandboxes = append(out.Sandboxes, j)
+			out = append(out, j)
 		}
 	}
-	slices.SortFunc(out.Sandboxes, func(a, b *sandboxJSON) int {
+	slices.SortFunc(out, func(a, b *sandboxJSON) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	out.Total = len(out.Sandboxes)
-	writeJSON(w, http.StatusOK, out)
+	writeJSONList(w, "sandboxes", out)
 }
 
 func (s *Server) handleGetSandbox(w http.ResponseWriter, r *http.Request) {
@@ -343,6 +377,13 @@ func (s *Server) handleDeleteSandbox(w http.ResponseWriter, r *http.Request) {
 		}
 		<-e.ended
 	}
+	// The record goes before the entry: if the store fails, the sandbox
+	// stays listed (stopped) and the delete answers 500/6001.
+	if err := s.store.DeleteSandbox(context.WithoutCancel(r.Context()), e.rec.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("delete sandbox", "id", e.rec.ID, "err", err)
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error: the sandbox was not deleted", err.Error())
+		return
+	}
 	s.mu.Lock()
 	if s.sandboxes[e.rec.ID] == e {
 		delete(s.sandboxes, e.rec.ID)
@@ -351,8 +392,5 @@ func (s *Server) handleDeleteSandbox(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	e.removed = true
 	e.mu.Unlock()
-	if err := s.store.DeleteSandbox(context.WithoutCancel(r.Context()), e.rec.ID); err != nil {
-		s.log.Error("delete sandbox", "id", e.rec.ID, "err", err)
-	}
 	writeJSON(w, http.StatusOK, successResponse{Success: true})
 }

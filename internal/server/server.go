@@ -67,9 +67,26 @@ type Config struct {
 	StopGrace time.Duration
 	// StartTimeout bounds a sandbox start; default 60 s.
 	StartTimeout time.Duration
-	// MaxBodyBytes limits JSON request bodies; default 100 MiB (2 MiB in
-	// base mode, like upstream).
+	// MaxBodyBytes limits JSON request bodies (413/1006 beyond it);
+	// default DefaultMaxBodyBytes (2 MiB in base mode, like upstream).
 	MaxBodyBytes int64
+	// MaxJSONReadBytes limits a file read through the JSON route (413/1006
+	// beyond it, naming files/raw); default DefaultMaxJSONReadBytes.
+	MaxJSONReadBytes int64
+	// MaxNameBytes, MaxMetadataBytes, MaxEnvBytes and MaxArgsBytes limit
+	// names, metadata, environments and command lines (400/1002 beyond
+	// them); defaults DefaultMax*.
+	MaxNameBytes, MaxMetadataBytes, MaxEnvBytes, MaxArgsBytes int
+	// MaxRunOutputBytes limits what a run keeps of each output stream;
+	// default DefaultMaxRunOutputBytes.
+	MaxRunOutputBytes int
+	// MaxTimeout is the longest sandbox or run timeout (400/1002 beyond);
+	// default DefaultMaxTimeout.
+	MaxTimeout time.Duration
+	// MinFreeBytes is the free space kept on the data dir's filesystem:
+	// below it, file writes and creates answer 507; default
+	// DefaultMinFreeBytes, -1 = no reserve.
+	MinFreeBytes int64
 	// MaxUploadBytes limits one files.raw upload (PUT files/raw); 0 = no
 	// limit. A Content-Length over it is answered 413 before the body is
 	// read; a chunked body that grows past it is cut off with 413.
@@ -82,6 +99,22 @@ type Config struct {
 	// Runtime replaces the bubblewrap runtime (tests); default a
 	// sandbox.Manager built from the fields above.
 	Runtime Runtime
+	// HeaderTimeout bounds the reading of request headers and IdleTimeout
+	// closes idle keep-alive connections (Listen); defaults
+	// DefaultHeaderTimeout and DefaultIdleTimeout.
+	HeaderTimeout, IdleTimeout time.Duration
+	// MaxConnections caps open HTTP connections (Listen); default
+	// DefaultMaxConnections, at most half the file limit.
+	MaxConnections int
+	// AllowedHosts are names allowed in the Host header besides IP
+	// literals, loopback names and the host of HTTPAddr; "*" allows any.
+	AllowedHosts []string
+	// BodyTimeout bounds the reading of a JSON request body; default
+	// DefaultBodyTimeout, -1 = none.
+	BodyTimeout time.Duration
+	// TransferIdleTimeout is how long an upload may go without 64 KiB of
+	// progress; default DefaultTransferIdleTimeout, -1 = none.
+	TransferIdleTimeout time.Duration
 	// StreamHeartbeat is the heartbeat interval of run/stream; default
 	// DefaultHeartbeat.
 	StreamHeartbeat time.Duration
@@ -103,13 +136,17 @@ type Server struct {
 	features  []string
 	templates map[string]string
 	ptys      *ptyTable
-	bodyLimit int64
-	apiKey    []byte
-	chown     bool // euid == 0: chown created files to cfg.UID/GID
-	nfsBase   string
-	runDir    string
-	rmRunDir  bool
-	wsDir     string
+
+	allowedHosts []string // lower-case names allowed in Host (request_guard.go)
+	crossOrigin  *http.CrossOriginProtection
+	bodyLimit    int64
+	apiKey       []byte
+	chown        bool // euid == 0: chown created files to cfg.UID/GID
+	nfsBase      string
+	runDir       string
+	rmRunDir     bool
+	wsDir        string
+	tmpDir       string // temporary files of writes, outside every workspace
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -145,11 +182,21 @@ func New(cfg Config) (*Server, error) {
 		cfg.StartTimeout = 60 * time.Second
 	}
 	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = 100 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 		if cfg.BaseMode {
 			cfg.MaxBodyBytes = 2 << 20
 		}
 	}
+	setDefault(&cfg.MaxJSONReadBytes, DefaultMaxJSONReadBytes)
+	setDefault(&cfg.MaxNameBytes, DefaultMaxNameBytes)
+	setDefault(&cfg.MaxMetadataBytes, DefaultMaxMetadataBytes)
+	setDefault(&cfg.MaxEnvBytes, DefaultMaxEnvBytes)
+	setDefault(&cfg.MaxArgsBytes, DefaultMaxArgsBytes)
+	setDefault(&cfg.MaxRunOutputBytes, DefaultMaxRunOutputBytes)
+	setDefault(&cfg.MaxTimeout, DefaultMaxTimeout)
+	setDefault(&cfg.MinFreeBytes, DefaultMinFreeBytes)
+	setDefault(&cfg.BodyTimeout, DefaultBodyTimeout)
+	setDefault(&cfg.TransferIdleTimeout, DefaultTransferIdleTimeout)
 	if cfg.StreamHeartbeat == 0 {
 		cfg.StreamHeartbeat = DefaultHeartbeat
 	}
@@ -167,6 +214,9 @@ func New(cfg Config) (*Server, error) {
 		workspaces: map[string]*workspaceEntry{},
 		sandboxes:  map[string]*sandboxEntry{},
 		ptys:       newPTYTable(),
+
+		allowedHosts: allowedHosts(cfg),
+		crossOrigin:  http.NewCrossOriginProtection(),
 	}
 	if cfg.APIKey != "" {
 		s.apiKey = []byte(cfg.APIKey)
@@ -192,6 +242,10 @@ func New(cfg Config) (*Server, error) {
 			}
 		}
 	}
+	s.tmpDir = filepath.Join(dataDir, "tmp")
+	if err := sweepDir(s.tmpDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: temp dir: %w", err)
+	}
 	if s.store, err = store.Open(filepath.Join(dataDir, "workspace.db")); err != nil {
 		return nil, err
 	}
@@ -205,7 +259,10 @@ func New(cfg Config) (*Server, error) {
 	} else {
 		s.runDir = cfg.RunDir
 		if s.runDir == "" {
-			if s.runDir, err = os.MkdirTemp("", "wsrun-"); err != nil {
+			// In the data dir, swept at start: a killed server leaves
+			// nothing behind in /tmp.
+			s.runDir = filepath.Join(dataDir, "run")
+			if err := sweepDir(s.runDir, 0o711); err != nil {
 				s.store.Close()
 				return nil, fmt.Errorf("server: run dir: %w", err)
 			}
@@ -233,7 +290,7 @@ func (s *Server) load() error {
 		return err
 	}
 	if n > 0 {
-		s.log.Info("sandboxes left running by a previous server are now stopped", "count", n)
+		s.log.Info("sandboxes left live by a previous server are now in state error", "count", n)
 	}
 	wss, err := s.store.Workspaces(ctx)
 	if err != nil {
@@ -320,6 +377,18 @@ func (s *Server) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// sweepDir empties dir (what a killed server left there) and recreates it
+// with mode perm.
+func sweepDir(dir string, perm os.FileMode) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, perm); err != nil {
+		return err
+	}
+	return os.Chmod(dir, perm)
 }
 
 // now is the time stamps of records: UTC.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,6 +41,10 @@ func (s *Server) handleRunStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := parseStreamQuery(q, b64, true)
+	if err == nil {
+		ms := req.timeout.Milliseconds()
+		err = errors.Join(s.checkCommand(req.exec.Command, req.exec.Args), s.checkEnv(req.exec.Env), s.checkTimeout(&ms, time.Millisecond))
+	}
 	if err != nil {
 		var qe *queryError
 		if errors.As(err, &qe) {
@@ -113,7 +118,7 @@ func parseStreamQuery(q url.Values, b64, stdinAllowed bool) (*streamRequest, err
 	req.exec.Cwd = q.Get("cwd")
 	if s := q.Get("timeout"); s != "" {
 		ms, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || ms < 0 {
+		if err != nil || ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
 			return nil, &queryError{wire.CodeInvalidParameter, "query parameter timeout must be a non-negative integer (milliseconds)"}
 		}
 		req.timeout = time.Duration(ms) * time.Millisecond

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // workspaceFiles is one workspace's file tree: its os.Root, which confines
@@ -13,7 +15,8 @@ import (
 // creates in it. Its methods are the file operations the handlers share.
 type workspaceFiles struct {
 	*os.Root
-	owner fileOwner
+	owner  fileOwner
+	tmpDir string // the data dir's directory of temporary files
 }
 
 // fileOwner is the host uid and gid that files and directories the server
@@ -58,73 +61,108 @@ func checkRegular(fi os.FileInfo) error {
 	return nil
 }
 
-// writeFileAtomic writes data to rel through a temporary file in the same
-// directory renamed into place; parents are created.
+// writeAtomic writes data to rel durably: through a temporary file
+// outside the workspace, fsynced and renamed into place (parents are
+// created), then the directory fsynced.
 func (wf workspaceFiles) writeAtomic(rel string, data []byte) error {
-	f, tmp, err := wf.createTemp(rel)
+	if err := wf.checkTarget(rel); err != nil {
+		return err
+	}
+	f, err := wf.createTemp()
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		wf.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		discardTemp(f)
 		return err
 	}
-	return wf.commitTemp(tmp, rel)
+	return wf.commitTemp(f, rel)
 }
 
-// createTemp creates the parents of rel and a temporary file next to it
-// (owned by the sandbox uid). The caller writes it, closes it and calls
-// commitTemp, or removes tmp on failure. raw.go streams through it.
-func (wf workspaceFiles) createTemp(rel string) (f *os.File, tmp string, err error) {
-	dir, name, err := splitRel(rel)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := wf.mkdirAll(dir); err != nil {
-		return nil, "", err
+// checkTarget refuses, before any byte is written, a target that cannot
+// be a file: a bad final name, or a directory in the way.
+func (wf workspaceFiles) checkTarget(rel string) error {
+	if _, _, err := splitRel(rel); err != nil {
+		return err
 	}
 	if fi, err := wf.Lstat(rel); err == nil && fi.IsDir() {
-		return nil, "", syscall.EISDIR
+		return syscall.EISDIR
 	}
-	for range 10 {
-		tmp = dir + "/." + name + ".tmp-" + newID()[:8]
-		if len(name) > 200 {
-			tmp = dir + "/.tmp-" + newID()
-		}
-		f, err = wf.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		break
-	}
+	return nil
+}
+
+// createTemp creates a temporary file in the data dir's tmp directory,
+// owned by the sandbox uid. It lives outside every workspace, so a crash
+// leaves nothing partial in one (the directory is swept at start). The
+// caller writes it, then calls commitTemp or discardTemp.
+func (wf workspaceFiles) createTemp() (*os.File, error) {
+	f, err := os.CreateTemp(wf.tmpDir, "write-*")
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if wf.owner.chown {
 		if err := f.Chown(wf.owner.uid, wf.owner.gid); err != nil {
-			f.Close()
-			wf.Remove(tmp)
-			return nil, "", err
+			discardTemp(f)
+			return nil, err
 		}
 	}
-	return f, tmp, nil
+	return f, nil
 }
 
-// commitTemp renames tmp over rel, removing tmp when that fails.
-func (wf workspaceFiles) commitTemp(tmp, rel string) error {
-	if err := wf.Rename(tmp, rel); err != nil {
-		wf.Remove(tmp)
-		var errno syscall.Errno
-		if errors.As(err, &errno) && (errno == syscall.EEXIST || errno == syscall.ENOTEMPTY) {
-			return syscall.EISDIR
-		}
+// discardTemp closes and removes a temporary file of createTemp.
+func discardTemp(f *os.File) {
+	f.Close()
+	os.Remove(f.Name())
+}
+
+// commitTemp makes the temporary file f durable and moves it to rel: fsync
+// of the file, missing parents created, rename into the parent directory
+// (opened through the workspace root, so confined to it), fsync of that
+// directory. f is closed; on failure it is removed.
+func (wf workspaceFiles) commitTemp(f *os.File, rel string) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = wf.renameInto(f.Name(), rel)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// renameInto renames the host file tmp to rel in the workspace and fsyncs
+// the directory. A directory at rel is EISDIR.
+func (wf workspaceFiles) renameInto(tmp, rel string) error {
+	dir, name, err := splitRel(rel)
+	if err != nil {
 		return err
 	}
-	return nil
+	if err := wf.mkdirAll(dir); err != nil {
+		return err
+	}
+	d, err := wf.OpenFile(dir, os.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	rc, err := d.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var rerr error
+	if err := rc.Control(func(fd uintptr) { rerr = unix.Renameat(unix.AT_FDCWD, tmp, int(fd), name) }); err != nil {
+		return err
+	}
+	if rerr != nil {
+		if errors.Is(rerr, syscall.EEXIST) || errors.Is(rerr, syscall.ENOTEMPTY) {
+			return syscall.EISDIR
+		}
+		return &fs.PathError{Op: "rename", Path: rel, Err: rerr}
+	}
+	return d.Sync()
 }
 
 // mkdirAll is mkdir -p inside root; directories it creates are owned by

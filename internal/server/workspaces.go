@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +21,11 @@ import (
 type workspaceEntry struct {
 	rec store.Workspace
 	dir string
+
+	// writers counts writes in progress (beginWrite) and deleting marks a
+	// delete in progress; both are guarded by Server.mu.
+	writers  int
+	deleting bool
 
 	mu   sync.Mutex
 	root *os.Root // opened on first file access
@@ -102,7 +108,7 @@ func (s *Server) workspaceFiles(w http.ResponseWriter, r *http.Request) (*worksp
 		writeErrorDetails(w, wire.CodeInternal, "Cannot open workspace", err.Error())
 		return nil, workspaceFiles{}, false
 	}
-	return e, workspaceFiles{Root: root, owner: s.fileOwner()}, true
+	return e, workspaceFiles{Root: root, owner: s.fileOwner(), tmpDir: s.tmpDir}, true
 }
 
 // fileOwner is the owner of files the server creates in workspaces.
@@ -125,6 +131,13 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 		s.wrongShape(w, "metadata: expected an object")
 		return
 	}
+	if err := errors.Join(s.checkName(req.Name), s.checkMetadata(meta)); err != nil {
+		s.wrongShape(w, err.Error())
+		return
+	}
+	if !s.checkSpace(w, 0) {
+		return
+	}
 	t := now()
 	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
 	e.dir = filepath.Join(s.wsDir, e.rec.ID)
@@ -143,11 +156,6 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.workspaceJSON(e))
 }
 
-type listWorkspacesResponse struct {
-	Workspaces []*workspaceJSON `json:"workspaces"`
-	Total      int              `json:"total"`
-}
-
 func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	es := make([]*workspaceEntry, 0, len(s.workspaces))
@@ -161,11 +169,11 @@ func (s *Server) handleListWorkspaces(w http.ResponseWriter, r *http.Request) {
 		}
 		return strings.Compare(a.rec.ID, b.rec.ID)
 	})
-	out := listWorkspacesResponse{Workspaces: make([]*workspaceJSON, len(es)), Total: len(es)}
+	out := make([]*workspaceJSON, len(es))
 	for i, e := range es {
-		out.Workspaces[i] = s.workspaceJSON(e)
+		out[i] = s.workspaceJSON(e)
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSONList(w, "workspaces", out)
 }
 
 func (s *Server) handleGetWorkspace(w http.ResponseWriter, r *http.Request) {
@@ -187,6 +195,11 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, wire.CodeWorkspaceNotFound, "Workspace not found: "+id)
 		return
 	}
+	if e.writers > 0 || e.deleting {
+		s.mu.Unlock()
+		writeError(w, wire.CodeWorkspaceHasActiveSandboxes, "Workspace has writes in progress: "+id)
+		return
+	}
 	var dead []string
 	for sid, sb := range s.sandboxes {
 		if sb.rec.WorkspaceID != id {
@@ -202,15 +215,23 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request) {
 		}
 		dead = append(dead, sid)
 	}
+	// The record goes first: if the store fails, nothing changed.
+	e.deleting = true
+	s.mu.Unlock()
+	if err := s.store.DeleteWorkspace(context.WithoutCancel(r.Context()), id); err != nil {
+		s.mu.Lock()
+		e.deleting = false
+		s.mu.Unlock()
+		s.log.Error("delete workspace", "id", id, "err", err)
+		writeErrorDetails(w, wire.CodeDatabaseError, "Database error: the workspace was not deleted", err.Error())
+		return
+	}
+	s.mu.Lock()
 	for _, sid := range dead {
 		delete(s.sandboxes, sid)
 	}
 	delete(s.workspaces, id)
 	s.mu.Unlock()
-
-	if err := s.store.DeleteWorkspace(context.WithoutCancel(r.Context()), id); err != nil {
-		s.log.Error("delete workspace", "id", id, "err", err)
-	}
 	e.closeRoot()
 	if err := os.RemoveAll(e.dir); err != nil {
 		s.log.Error("remove workspace directory", "id", id, "err", err)

@@ -72,9 +72,11 @@ CREATE TABLE IF NOT EXISTS sandboxes (
 CREATE INDEX IF NOT EXISTS sandboxes_workspace ON sandboxes(workspace_id);
 `
 
-// Open opens (creating if needed) the database at path in WAL mode.
+// Open opens (creating if needed) the database at path in WAL mode with
+// synchronous=FULL: a write that returned is on disk, so what the server
+// answered survives a crash or power loss.
 func Open(path string) (*Store, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -220,11 +222,14 @@ func (s *Store) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
 	return out, rows.Err()
 }
 
+// ReconcileMessage is the error_message of sandboxes Reconcile ended.
+const ReconcileMessage = "the server stopped while the sandbox was live"
+
 // Reconcile marks every sandbox recorded as starting, running or stopping
-// as stopped (their processes died with the previous server) and returns
-// how many it changed. Call it once at startup.
+// as error with ReconcileMessage (their processes died with the previous
+// server) and returns how many it changed. Call it once at startup.
 func (s *Store) Reconcile(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE sandboxes SET state='stopped', updated_at=? WHERE state IN ('starting','running','stopping')`, ts(now))
+	res, err := s.db.ExecContext(ctx, `UPDATE sandboxes SET state='error', error_message=?, updated_at=? WHERE state IN ('starting','running','stopping')`, ReconcileMessage, ts(now))
 	if err != nil {
 		return 0, fmt.Errorf("store: reconcile: %w", err)
 	}

@@ -46,12 +46,11 @@ func TestStoreRoundTripAndReconcile(t *testing.T) {
 		t.Fatalf("sandboxes %v, %v", sbs, err)
 	}
 	for _, sb := range sbs {
-		want := "stopped"
-		if sb.ID == "s-error" {
-			want = "error"
-		}
-		if sb.State != want || sb.Env["A"] != "b" || *sb.Timeout != 5 || sb.Name != nil {
+		if sb.State != "error" || sb.Env["A"] != "b" || *sb.Timeout != 5 || sb.Name != nil {
 			t.Fatalf("sandbox %+v", sb)
+		}
+		if sb.ID != "s-error" && (sb.ErrorMessage == nil || *sb.ErrorMessage != ReconcileMessage) {
+			t.Fatalf("reconciled sandbox %s: error_message %v", sb.ID, sb.ErrorMessage)
 		}
 	}
 	if err := s.DeleteWorkspace(ctx, "w1"); err != nil {
