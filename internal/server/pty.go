@@ -50,6 +50,7 @@ func init() {
 			t := newPTYTable()
 			const p = "/api/v1/sandboxes/{id}/pty"
 			s.handle("POST "+p, func(w http.ResponseWriter, r *http.Request) { s.handlePTYCreate(t, w, r) })
+			s.handle("GET "+p, func(w http.ResponseWriter, r *http.Request) { s.handlePTYList(t, w, r) })
 			s.handle("GET "+p+"/{pty_id}", func(w http.ResponseWriter, r *http.Request) { s.handlePTYSocket(t, w, r) })
 			s.handle("POST "+p+"/{pty_id}/resize", func(w http.ResponseWriter, r *http.Request) { s.handlePTYResize(t, w, r) })
 			s.handle("DELETE "+p+"/{pty_id}", func(w http.ResponseWriter, r *http.Request) { s.handlePTYKill(t, w, r) })
