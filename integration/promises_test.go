@@ -161,4 +161,3 @@ func TestIntegrationRunOutlastsClientTimeout(t *testing.T) {
 	}
 	assert.Equal(t, "streamed\n", string(out))
 }
-
