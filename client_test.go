@@ -2,9 +2,11 @@ package workspace
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -238,4 +240,47 @@ func TestWithHTTPClient(t *testing.T) {
 	assert.Equal(t, 1, seen)
 	assert.Nil(t, c.transport)
 	hc.CloseIdleConnections()
+}
+
+// TestClientTimeoutNamed checks that an SDK deadline says which one fired
+// and matches context.DeadlineExceeded and os.ErrDeadlineExceeded.
+func TestClientTimeoutNamed(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, nil, WithTimeout(50*time.Millisecond), WithRetry(NoRetry))
+	hang := reply{handler: func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }}
+	f.script(hang)
+	_, err := f.c.Sandbox.Get(t.Context(), "sbx-1")
+	require.Error(t, err)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	assert.Contains(t, err.Error(), "client timeout 50ms (WithTimeout)")
+
+	// A command's own Timeout extends the bound, and the error names both.
+	f.script(hang)
+	_, err = f.c.Process.Run(t.Context(), "sbx-1", "sleep", &RunCommandOptions{Timeout: 10 * time.Millisecond})
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "command timeout 10ms + client timeout 50ms (WithTimeout)")
+
+	// The caller's own deadline stays the caller's.
+	f.script(hang)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Millisecond)
+	defer cancel()
+	_, err = f.c.Sandbox.Get(ctx, "sbx-1")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.NotContains(t, err.Error(), "WithTimeout")
+}
+
+// TestRunNotBoundByClientTimeout: without a command Timeout, Run waits for
+// the answer as long as ctx allows, past the client timeout.
+func TestRunNotBoundByClientTimeout(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, nil, WithTimeout(20*time.Millisecond))
+	// The fake answers after 5 client timeouts have passed.
+	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
+		<-time.After(100 * time.Millisecond)
+		_, _ = io.WriteString(w, `{"exit_code":0,"stdout":"late","stderr":""}`)
+	}})
+	res, err := f.c.Process.Run(t.Context(), "sbx-1", "sleep", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "late", res.Stdout)
 }

@@ -58,6 +58,10 @@ const (
 	// closeCodePTYNotFound is the WebSocket close status a server may use
 	// for an unknown PTY id (same number as the REST error code).
 	closeCodePTYNotFound websocket.StatusCode = 4101
+
+	// ptyKillTimeout bounds the kill a session's Close (or a failed
+	// Connect) sends.
+	ptyKillTimeout = 5 * time.Second
 )
 
 // errSessionClosed is what Write and Wait report after Close; it matches
@@ -117,17 +121,18 @@ func (s *PTYService) Kill(ctx context.Context, sandboxID, ptyID string) error {
 }
 
 // Connect creates a PTY in sandbox sandboxID (see Create for opts) and
-// connects a session to it. ctx bounds the session's lifetime: when it
-// ends, the session detaches as if Close had been called (the shell keeps
-// running) and Read and Wait report ctx's error. The client's timeout
-// (WithTimeout) bounds only the setup. Otherwise the session lives until the
-// shell exits, the connection drops or Close is called. The caller must
-// Close the session; closing it detaches and leaves the shell running (Kill
-// ends it).
+// connects a session to it. The caller must Close the session; Close kills
+// the shell (unless opts.KeepOnClose is set, when it detaches and leaves
+// the shell running for Attach). ctx bounds the session's lifetime: when it
+// ends, the socket is dropped and Read and Wait report ctx's error (Close
+// still kills the shell). The client timeout (WithTimeout) bounds only the
+// setup. Otherwise the session lives until the shell exits, the connection
+// drops or Close is called.
 //
-// Connect returns an error wrapping ErrUnsupported when the server does not
-// advertise the "pty" feature (upstream's PTY never sends output). When the
-// WebSocket handshake fails after the PTY was created, the PTY is killed.
+// Errors: an error wrapping ErrUnsupported when the server does not
+// advertise the "pty" feature (upstream's PTY never sends output), and
+// those of Create. When the WebSocket handshake fails after the PTY was
+// created, the PTY is killed.
 func (s *PTYService) Connect(ctx context.Context, sandboxID string, opts *PTYOptions) (*PTYSession, error) {
 	if err := s.requireFeature(ctx); err != nil {
 		return nil, err
@@ -138,25 +143,49 @@ func (s *PTYService) Connect(ctx context.Context, sandboxID string, opts *PTYOpt
 	}
 	sess, err := s.dial(ctx, sandboxID, info.ID)
 	if err != nil {
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ptyKillTimeout)
 		defer cancel()
 		_ = s.Kill(kctx, sandboxID, info.ID)
 		return nil, err
 	}
+	sess.killOnClose = opts == nil || !opts.KeepOnClose
 	return sess, nil
 }
 
-// Attach connects a new session to the existing PTY ptyID, for example
-// after a dropped connection or from another process. The server replays
-// the output the shell produced while no session was connected (up to a
-// bounded buffer). ctx bounds the session's lifetime, as for Connect. Errors:
-// ErrPTYNotFound for an unknown id, an error wrapping ErrUnsupported when
-// the server lacks the "pty" feature.
+// Attach connects a new session to the existing PTY ptyID (see List), for
+// example after a dropped connection or from another process. The server
+// replays the output the shell produced while no session was connected (up
+// to a bounded buffer). Closing an attached session detaches: the shell
+// keeps running (end it with Kill). ctx bounds the session's lifetime, as
+// for Connect. Errors: ErrPTYNotFound for an unknown id, an error wrapping
+// ErrUnsupported when the server lacks the "pty" feature.
 func (s *PTYService) Attach(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {
 	if err := s.requireFeature(ctx); err != nil {
 		return nil, err
 	}
 	return s.dial(ctx, sandboxID, ptyID)
+}
+
+// List returns the PTYs of sandbox sandboxID (shells started with Connect
+// or Create that were not killed), sorted by id, with their current size.
+// Errors: an error wrapping ErrUnsupported when the server lacks the "pty"
+// feature, ErrSandboxNotFound, ErrInvalidSandboxState (not running), and
+// other *Error values.
+func (s *PTYService) List(ctx context.Context, sandboxID string) ([]*PTYInfo, error) {
+	if err := s.requireFeature(ctx); err != nil {
+		return nil, err
+	}
+	var out struct {
+		PTYs []wirePTY `json:"ptys"`
+	}
+	if err := s.c.callJSON(ctx, &apiRequest{op: "list ptys", method: http.MethodGet, path: ptyPath(sandboxID)}, &out); err != nil {
+		return nil, err
+	}
+	list := make([]*PTYInfo, len(out.PTYs))
+	for i := range out.PTYs {
+		list[i] = out.PTYs[i].toPTYInfo()
+	}
+	return list, nil
 }
 
 func (s *PTYService) requireFeature(ctx context.Context) error {
@@ -227,16 +256,19 @@ func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSes
 // dropped before the shell exited.
 //
 // The session lives until the shell exits, the connection drops, Close is
-// called or the ctx given to Connect or Attach ends. Close
-// detaches without killing the shell; use Kill to end it. Methods are safe
-// for concurrent use.
+// called or the ctx given to Connect or Attach ends. Close of a session
+// from Connect kills the shell (unless PTYOptions.KeepOnClose); Close of a
+// session from Attach detaches and leaves it running. After Close, Write
+// and Wait return errors matching net.ErrClosed. Methods are safe for
+// concurrent use.
 type PTYSession struct {
-	svc       *PTYService
-	sandboxID string
-	id        string
-	conn      *websocket.Conn
-	ctx       context.Context // ends when Close is called
-	cancel    context.CancelFunc
+	svc         *PTYService
+	sandboxID   string
+	id          string
+	killOnClose bool // Close kills the shell (Connect without KeepOnClose)
+	conn        *websocket.Conn
+	ctx         context.Context // ends when Close is called
+	cancel      context.CancelFunc
 
 	closeOnce sync.Once
 	done      chan struct{} // closed when readLoop has returned (after OnClose ran)
@@ -375,21 +407,33 @@ func (p *PTYSession) Wait(ctx context.Context) (int, error) {
 	return 0, p.endErr
 }
 
-// Close detaches from the PTY: it closes the WebSocket (status 1000) and
-// waits for the session's goroutine. The shell keeps running on the server
-// (reattach with PTYService.Attach, or end it with Kill). Close is
-// idempotent and always returns nil.
+// Close ends the session: for a session from Connect it first kills the
+// shell (unless PTYOptions.KeepOnClose was set), then it closes the
+// WebSocket (status 1000) and waits for the session's goroutine. A session
+// from Attach (or with KeepOnClose) only detaches: the shell keeps running
+// on the server (reattach with PTYService.Attach, or end it with Kill).
+// Close is idempotent; it returns the error of the kill, if any (a shell
+// that already ended is not an error), and nil on later calls.
 func (p *PTYSession) Close() error {
+	var err error
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
+		kill := p.killOnClose && !p.exited
 		p.closing = true
 		p.cond.Broadcast()
 		p.mu.Unlock()
+		if kill {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), ptyKillTimeout)
+			if kerr := p.svc.Kill(ctx, p.sandboxID, p.id); kerr != nil && !errors.Is(kerr, ErrPTYNotFound) {
+				err = kerr
+			}
+			cancel()
+		}
 		_ = p.conn.Close(websocket.StatusNormalClosure, "")
 		p.cancel()
 	})
 	<-p.done
-	return nil
+	return err
 }
 
 // readLoop owns the connection's reads: it delivers output, records the exit

@@ -289,3 +289,82 @@ func TestPTYSessionWaitCtx(t *testing.T) {
 	_, err = sess.Wait(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// holdSocket serves a PTY socket that stays open until the client goes.
+func holdSocket(t *testing.T) reply {
+	return wsReply(t, func(ctx context.Context, c *websocket.Conn) {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// TestPTYCloseRule checks who kills the shell on Close: a session from
+// Connect does (DELETE), unless KeepOnClose; a session from Attach never.
+func TestPTYCloseRule(t *testing.T) {
+	t.Parallel()
+	t.Run("Connect kills", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, []string{"pty"})
+		f.ok(`{"id":"p1","cols":80,"rows":24}`)
+		f.script(holdSocket(t))
+		f.ok(`{"success":true}`)
+		sess, err := f.c.PTY.Connect(ctxT(t), "sb", nil)
+		require.NoError(t, err)
+		require.NoError(t, sess.Close())
+		rs := f.requests()
+		require.Len(t, rs, 3)
+		assert.Equal(t, "DELETE", rs[2].Method)
+		assert.Equal(t, "/sandboxes/sb/pty/p1", rs[2].Path)
+		require.NoError(t, sess.Close()) // idempotent, no second kill
+		assert.Len(t, f.requests(), 3)
+	})
+	t.Run("Connect KeepOnClose detaches", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, []string{"pty"})
+		f.ok(`{"id":"p1","cols":80,"rows":24}`)
+		f.script(holdSocket(t))
+		sess, err := f.c.PTY.Connect(ctxT(t), "sb", &PTYOptions{KeepOnClose: true})
+		require.NoError(t, err)
+		require.NoError(t, sess.Close())
+		assert.Len(t, f.requests(), 2)
+	})
+	t.Run("Attach detaches", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, []string{"pty"})
+		f.script(holdSocket(t))
+		sess, err := f.c.PTY.Attach(ctxT(t), "sb", "p1")
+		require.NoError(t, err)
+		require.NoError(t, sess.Close())
+		assert.Len(t, f.requests(), 1)
+	})
+	t.Run("kill error", func(t *testing.T) {
+		t.Parallel()
+		f := newFake(t, []string{"pty"})
+		f.ok(`{"id":"p1","cols":80,"rows":24}`)
+		f.script(holdSocket(t))
+		f.script(reply{status: 500, body: `{"code":1003,"message":"boom"}`})
+		sess, err := f.c.PTY.Connect(ctxT(t), "sb", nil)
+		require.NoError(t, err)
+		assert.ErrorIs(t, sess.Close(), ErrInternal)
+	})
+}
+
+func TestPTYList(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, []string{"pty"})
+	f.ok(`{"ptys":[{"id":"a","cols":80,"rows":24},{"id":"b","cols":100,"rows":30}]}`)
+	list, err := f.c.PTY.List(ctxT(t), "sb 1")
+	require.NoError(t, err)
+	assert.Equal(t, []*PTYInfo{{ID: "a", Cols: 80, Rows: 24}, {ID: "b", Cols: 100, Rows: 30}}, list)
+	r := f.only()
+	assert.Equal(t, "GET", r.Method)
+	assert.Equal(t, "/sandboxes/sb%201/pty", r.Path)
+
+	g := newFake(t, nil)
+	_, err = g.c.PTY.List(ctxT(t), "sb")
+	assert.ErrorIs(t, err, ErrUnsupported)
+	assert.Empty(t, g.requests())
+}

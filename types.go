@@ -302,6 +302,11 @@ type PTYOptions struct {
 	Shell string
 	// Env is added on top of the sandbox's environment.
 	Env map[string]string
+	// KeepOnClose makes Close of the session from Connect detach and leave
+	// the shell running, to be reattached with PTYService.Attach (default
+	// false: Close kills the shell, so a closed handle leaves nothing
+	// behind). Create ignores it.
+	KeepOnClose bool
 }
 
 // HealthInfo is the answer of Client.Health.

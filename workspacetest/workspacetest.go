@@ -9,9 +9,12 @@
 // data in a temporary directory and is closed, with every sandbox killed,
 // by t.Cleanup. Logs are discarded unless WORKSPACE_TEST_LOG=1.
 //
-// Sandboxes need bubblewrap: when bwrap is missing, NewServer skips the
-// test, or fails it when CI=true. A test binary that imports this package
-// works as its own sandbox agent: see the init function below.
+// Sandboxes need Linux and bubblewrap. The package builds on every
+// platform; where sandboxes cannot run (not Linux, or no bwrap), Start
+// returns an error matching workspace.ErrUnsupported and NewServer skips
+// the test with the reason (on Linux under CI=true a missing bwrap fails
+// it instead). A test binary that imports this package works as its own
+// sandbox agent.
 package workspacetest
 
 import (
@@ -26,48 +29,51 @@ import (
 	"testing"
 
 	workspace "github.com/elevo/workspace-sdk-go"
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
-	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
-// init makes every test binary that imports workspacetest its own sandbox
-// agent: the server started by NewServer re-executes the test binary
-// inside each sandbox, and a test that only calls NewServer has no other
-// hook that runs before the tests (its TestMain may not exist). This is
-// the project's one init function on purpose; it runs
-// sandbox.MaybeRunAgent, which returns at once unless the process was
-// started as an agent.
-func init() { sandbox.MaybeRunAgent() }
+// config is what the options set; the platform's start function turns it
+// into the server's configuration.
+type config struct {
+	dataDir      string
+	httpAddr     string
+	nfsAddr      string
+	logger       *slog.Logger
+	baseMode     bool
+	apiKey       string
+	shareNetwork bool
+	templates    map[string]string
+	maxSandboxes int
+}
 
 // Option configures a Server; see the With functions.
-type Option struct{ apply func(*server.Config) }
+type Option struct{ apply func(*config) }
 
-func option(f func(*server.Config)) Option { return Option{apply: f} }
+func option(f func(*config)) Option { return Option{apply: f} }
 
 // WithBaseMode makes the server advertise no features and answer as the
 // upstream server does.
-func WithBaseMode() Option { return option(func(c *server.Config) { c.BaseMode = true }) }
+func WithBaseMode() Option { return option(func(c *config) { c.baseMode = true }) }
 
 // WithAPIKey makes the server require key; Client sends it.
-func WithAPIKey(key string) Option { return option(func(c *server.Config) { c.APIKey = key }) }
+func WithAPIKey(key string) Option { return option(func(c *config) { c.apiKey = key }) }
 
 // WithShareNetwork shares the host network with sandboxes.
-func WithShareNetwork() Option { return option(func(c *server.Config) { c.ShareNetwork = true }) }
+func WithShareNetwork() Option { return option(func(c *config) { c.shareNetwork = true }) }
 
 // WithTemplates adds templates: name -> root filesystem directory.
 func WithTemplates(templates map[string]string) Option {
-	return option(func(c *server.Config) {
-		if c.Templates == nil {
-			c.Templates = map[string]string{}
+	return option(func(c *config) {
+		if c.templates == nil {
+			c.templates = map[string]string{}
 		}
 		for k, v := range templates {
-			c.Templates[k] = v
+			c.templates[k] = v
 		}
 	})
 }
 
 // WithMaxSandboxes limits live sandboxes (429 beyond n).
-func WithMaxSandboxes(n int) Option { return option(func(c *server.Config) { c.MaxSandboxes = n }) }
+func WithMaxSandboxes(n int) Option { return option(func(c *config) { c.maxSandboxes = n }) }
 
 // Server is a reference server running in-process.
 type Server struct {
@@ -76,15 +82,25 @@ type Server struct {
 
 	t       testing.TB // nil for a server made by Start
 	ownsDir bool       // Close removes dataDir (Start)
-	cfg     server.Config
+	cfg     config
 	mu      sync.Mutex
-	in      *server.Instance
+	in      *instance // the running server; nil when stopped
 	dataDir string
 }
 
+// instance is a running server: its addresses and how to stop it.
+type instance struct {
+	url      string
+	httpAddr string
+	nfsAddr  string
+	close    func() error
+}
+
 // NewServer starts a server and registers its Close with t.Cleanup. It
-// returns once the server answers. It skips t (fails it under CI=true)
-// when bubblewrap is missing, and fails t on any other start error.
+// returns once the server answers. Where sandboxes cannot run (not Linux,
+// or bubblewrap missing) it skips t with the reason; on Linux under
+// CI=true a missing bubblewrap fails t instead. It fails t on any other
+// start error.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s, err := prepare(opts)
@@ -97,11 +113,11 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		os.RemoveAll(s.dataDir)
 	})
 	if err := s.start(); err != nil {
-		if errors.Is(err, sandbox.ErrBwrapMissing) {
-			if os.Getenv("CI") == "true" {
+		if errors.Is(err, workspace.ErrUnsupported) {
+			if os.Getenv("CI") == "true" && errors.Is(err, errBwrapMissing) {
 				t.Fatalf("workspacetest: bubblewrap is required under CI: %v", err)
 			}
-			t.Skipf("workspacetest: bubblewrap (bwrap) is not installed, skipping: %v", err)
+			t.Skipf("workspacetest: skipping, sandboxes cannot run here: %v", err)
 		}
 		t.Fatalf("workspacetest: start server: %v", err)
 	}
@@ -111,8 +127,10 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 // Start starts a server outside of a test: for Example functions,
 // benchmarks and programs. It returns once the server answers. The caller
 // must call Close, which also removes the server's data directory; clients
-// from Client must be closed by the caller too. Errors wrap
-// sandbox start-up failures, e.g. when bubblewrap is missing.
+// from Client must be closed by the caller too. Where sandboxes cannot run
+// (not Linux, or bubblewrap missing) the error matches
+// workspace.ErrUnsupported; other errors wrap the server's start-up
+// failure.
 func Start(opts ...Option) (*Server, error) {
 	s, err := prepare(opts)
 	if err != nil {
@@ -143,7 +161,7 @@ func prepare(opts []Option) (*Server, error) {
 	} else {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", NFSAddr: "127.0.0.1:0", Logger: logger}
+	cfg := config{dataDir: dir, httpAddr: "127.0.0.1:0", nfsAddr: "127.0.0.1:0", logger: logger}
 	for _, o := range opts {
 		if o.apply != nil {
 			o.apply(&cfg)
@@ -162,18 +180,18 @@ func (s *Server) fatalf(format string, args ...any) {
 }
 
 func (s *Server) start() error {
-	in, err := server.Listen(s.cfg)
+	in, err := listen(s.cfg)
 	if err != nil {
 		return err
 	}
 	// Later restarts reuse the same ports.
-	s.cfg.HTTPAddr = in.HTTPAddr
-	if in.NFSAddr != "" {
-		s.cfg.NFSAddr = in.NFSAddr
+	s.cfg.httpAddr = in.httpAddr
+	if in.nfsAddr != "" {
+		s.cfg.nfsAddr = in.nfsAddr
 	}
 	s.mu.Lock()
 	s.in = in
-	s.URL = in.URL
+	s.URL = in.url
 	s.mu.Unlock()
 	return nil
 }
@@ -183,8 +201,8 @@ func (s *Server) start() error {
 // by t.Cleanup (for a server made by Start, by the caller).
 func (s *Server) Client() *workspace.Client {
 	opts := []workspace.Option{}
-	if s.cfg.APIKey != "" {
-		opts = append(opts, workspace.WithAPIKey(s.cfg.APIKey))
+	if s.cfg.apiKey != "" {
+		opts = append(opts, workspace.WithAPIKey(s.cfg.apiKey))
 	}
 	if host, port, err := net.SplitHostPort(s.NFSAddr()); err == nil {
 		p, _ := strconv.Atoi(port)
@@ -205,9 +223,9 @@ func (s *Server) NFSAddr() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.in == nil {
-		return s.cfg.NFSAddr
+		return s.cfg.nfsAddr
 	}
-	return s.in.NFSAddr
+	return s.in.nfsAddr
 }
 
 // DataDir returns the server's data directory.
@@ -228,7 +246,7 @@ func (s *Server) stop() {
 	s.in = nil
 	s.mu.Unlock()
 	if in != nil {
-		if err := in.Close(); err != nil && s.t != nil {
+		if err := in.close(); err != nil && s.t != nil {
 			s.t.Logf("workspacetest: close: %v", err)
 		}
 	}

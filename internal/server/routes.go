@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	handle("POST "+p+"/sandboxes/{id}/process/{pid}/kill", s.handleKill)
 
 	handle("POST "+p+"/sandboxes/{id}/pty", s.handlePTYCreate)
+	handle("GET "+p+"/sandboxes/{id}/pty", s.handlePTYList)
 	handle("GET "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYSocket)
 	handle("POST "+p+"/sandboxes/{id}/pty/{pty_id}/resize", s.handlePTYResize)
 	handle("DELETE "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYKill)

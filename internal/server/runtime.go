@@ -42,10 +42,9 @@ var (
 )
 
 // outputTruncated reports which output streams of res were cut at max
-// bytes per stream. (The bubblewrap runtime of this round reports one
-// flag for both; its successor reports each stream.)
-func outputTruncated(res *ExecResult, max int) (stdout, stderr bool) {
-	return res.Truncated && len(res.Stdout) >= max, res.Truncated && len(res.Stderr) >= max
+// bytes per stream.
+func outputTruncated(res *ExecResult, _ int) (stdout, stderr bool) {
+	return res.StdoutTruncated, res.StderrTruncated
 }
 
 // Runtime starts sandboxes.

@@ -1,4 +1,4 @@
-package workspace_test
+package integration
 
 import (
 	"bytes"
@@ -283,17 +283,27 @@ func TestIntegrationStreamServerKilled(t *testing.T) {
 	assert.True(t, errors.Is(gotErr, workspace.ErrStreamInterrupted), "got %v", gotErr)
 }
 
+// TestIntegrationStreamBaseMode runs RunStream against a server without
+// process.stream: the SDK falls back to the run call, so the command runs
+// for real (its side effect shows) and the events carry its real output and
+// exit code.
 func TestIntegrationStreamBaseMode(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t, workspacetest.WithBaseMode())
 	c := srv.Client()
-	_, sb := newSandbox(t, c, nil)
+	ws, sb := newSandbox(t, c, nil)
+	ctx := ctxFor(t)
 	var evs []workspace.ProcessEvent
-	for ev, err := range c.Process.RunStream(ctxFor(t), sb.ID, "echo", &workspace.RunCommandOptions{Args: []string{"hi"}}) {
+	for ev, err := range c.Process.RunStream(ctx, sb.ID, "sh", shOpts("touch marker && echo out && echo err >&2 && exit 3")) {
 		require.NoError(t, err)
 		evs = append(evs, ev)
 	}
-	// Upstream's stub runs nothing and sends one exit 0; the SDK parses it.
-	require.Len(t, evs, 1)
-	assert.Equal(t, workspace.EventExit, evs[0].Type)
-	assert.Equal(t, 0, evs[0].Code)
+	assert.Equal(t, []workspace.ProcessEvent{
+		{Type: workspace.EventStdout, Data: []byte("out\n")},
+		{Type: workspace.EventStderr, Data: []byte("err\n")},
+		{Type: workspace.EventExit, Code: 3},
+	}, evs)
+	ok, err := c.Workspace.Exists(ctx, ws.ID, "marker")
+	require.NoError(t, err)
+	assert.True(t, ok, "the command did not run: no marker file")
 }

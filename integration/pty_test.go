@@ -1,4 +1,4 @@
-package workspace_test
+package integration
 
 import (
 	"bytes"
@@ -145,14 +145,16 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("ReattachKeepsOutput", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
+		keep := *sh
+		keep.KeepOnClose = true
+		sess, err := c.PTY.Connect(ctx, sb.ID, &keep)
 		require.NoError(t, err)
 		id := sess.ID()
 		tr := readTerm(sess)
 		_, err = sess.WriteString("i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
 		require.NoError(t, err)
 		tr.waitFor(t, ctx, "tick1\r\n")
-		require.NoError(t, sess.Close()) // drop the socket; the shell keeps going
+		require.NoError(t, sess.Close()) // KeepOnClose: drop the socket, the shell keeps going
 		<-tr.done
 
 		sess2, err := c.PTY.Attach(ctx, sb.ID, id)
@@ -194,6 +196,23 @@ func TestIntegrationPTY(t *testing.T) {
 		mu.Lock()
 		assert.Contains(t, got.String(), "on-data-2")
 		mu.Unlock()
+	})
+
+	t.Run("ListAndCloseKills", func(t *testing.T) {
+		ctx := ctxFor(t)
+		sess, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Shell: "/bin/sh", Cols: 100, Rows: 30})
+		require.NoError(t, err)
+		list, err := c.PTY.List(ctx, sb.ID)
+		require.NoError(t, err)
+		assert.Contains(t, list, &workspace.PTYInfo{ID: sess.ID(), Cols: 100, Rows: 30})
+		require.NoError(t, sess.Close()) // from Connect: kills the shell
+		list, err = c.PTY.List(ctx, sb.ID)
+		require.NoError(t, err)
+		for _, p := range list {
+			assert.NotEqual(t, sess.ID(), p.ID, "a closed Connect session left its shell")
+		}
+		_, err = c.PTY.Attach(ctx, sb.ID, sess.ID())
+		assert.ErrorIs(t, err, workspace.ErrPTYNotFound)
 	})
 
 	t.Run("ContextBoundsSession", func(t *testing.T) {
