@@ -350,6 +350,8 @@ func (tc *trackedConn) serveWrite(c rpcCall) (bool, error) {
 	if err == nil && stable != stableUnstable {
 		err = fdatasync(f)
 		committed = stableFileSync
+	} else if err == nil {
+		startWriteback(f, int64(off), n)
 	}
 	var post *nfs.FileAttribute
 	if st, serr := f.Stat(); serr == nil {
