@@ -133,15 +133,6 @@ func (bc *blockCache) forget(fh []byte) {
 	}
 }
 
-// fresh reports whether fh's attributes were confirmed within the
-// attribute timeout (so cached blocks may be served without asking).
-func (bc *blockCache) fresh(fh []byte) bool {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	f := bc.files[string(fh)]
-	return f != nil && f.known && time.Since(f.checked) < bc.attrTTL
-}
-
 // dropLocked removes every block of f.
 func (bc *blockCache) dropLocked(fh string, f *cachedFile) {
 	for _, el := range f.blocks {
@@ -161,35 +152,47 @@ func (bc *blockCache) removeLocked(f *cachedFile, el *list.Element) {
 
 // get copies cached data at off into p, block after block, and returns how
 // many bytes it copied; eof is true when the copy reached the end of the
-// file. It copies nothing unless the block at off is cached.
-func (bc *blockCache) get(fh []byte, p []byte, off int64) (n int, eof bool) {
+// file. stale (with nothing copied) asks the caller to revalidate the
+// file's attributes first: they are older than the attribute timeout, or
+// the copy would report an end of file and checked is false (the file may
+// have grown). It copies nothing unless the block at off is cached.
+func (bc *blockCache) get(fh []byte, p []byte, off int64, checked bool) (n int, eof, stale bool) {
 	if !bc.enabled() || len(p) == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	f := bc.files[string(fh)]
-	if f == nil {
-		return 0, false
+	if f == nil || len(f.blocks) == 0 {
+		return 0, false, false
+	}
+	if !checked && time.Since(f.checked) >= bc.attrTTL {
+		return 0, false, true
 	}
 	for n < len(p) {
 		pos := off + int64(n)
 		el := f.blocks[pos/blockSize]
 		if el == nil {
-			return n, false
+			return n, false, false
 		}
-		bc.lru.MoveToFront(el)
 		data := el.Value.(*block).data
 		in := int(pos % blockSize)
-		if in >= len(data) {
-			return n, true
+		if in >= len(data) || (len(data) < blockSize && n+len(data)-in < len(p)) {
+			// The copy reaches the end of the file.
+			if !checked {
+				return 0, false, true
+			}
+			eof = true
 		}
-		n += copy(p[n:], data[in:])
-		if len(data) < blockSize && n < len(p) {
-			return n, true
+		bc.lru.MoveToFront(el)
+		if in < len(data) {
+			n += copy(p[n:], data[in:])
+		}
+		if eof {
+			return n, true, false
 		}
 	}
-	return n, false
+	return n, false, false
 }
 
 // has reports whether block idx of fh is cached.

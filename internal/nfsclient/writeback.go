@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	nfs "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/xdr"
@@ -33,8 +34,10 @@ var errRestarts = errors.New("nfs commit: the server restarted again while its u
 // WRITE or COMMIT is sticky: every later Write, Flush, Sync and Close
 // returns it.
 type writeback struct {
-	buf    []byte // gathered, not yet sent
+	gmu    sync.Mutex // guards buf and bufOff (ReadAts may flush concurrently)
+	buf    []byte     // gathered, not yet sent
 	bufOff int64
+	dirty  atomic.Bool // bytes gathered or WRITEs in flight since the last Flush
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -98,8 +101,11 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 	f.c.cache.forget(f.handle())
 	wb := &f.wb
 	wsize := int(f.c.wsize)
+	wb.dirty.Store(true)
+	wb.gmu.Lock()
+	defer wb.gmu.Unlock()
 	if len(wb.buf) > 0 && off != wb.bufOff+int64(len(wb.buf)) {
-		f.send()
+		f.sendLocked()
 	}
 	n := 0
 	for n < len(p) {
@@ -111,7 +117,7 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 		wb.buf = append(wb.buf, p[n:n+k]...)
 		n += k
 		if len(wb.buf) == wsize {
-			f.send()
+			f.sendLocked()
 		}
 	}
 	f.size = max(f.size, off+int64(n))
@@ -119,7 +125,10 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 	over := wb.pending > commitEvery
 	wb.mu.Unlock()
 	if over {
-		if err := f.Sync(); err != nil {
+		wb.gmu.Unlock()
+		err := f.Sync()
+		wb.gmu.Lock()
+		if err != nil {
 			return n, err
 		}
 	}
@@ -128,6 +137,12 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 
 // send starts an UNSTABLE WRITE of the gathered bytes.
 func (f *File) send() {
+	f.wb.gmu.Lock()
+	defer f.wb.gmu.Unlock()
+	f.sendLocked()
+}
+
+func (f *File) sendLocked() {
 	wb := &f.wb
 	if len(wb.buf) == 0 {
 		return
@@ -191,9 +206,23 @@ func (f *File) writeSpan(s span, stable uint32) {
 // returns the sticky error, if any. The data is on the server but not
 // necessarily on its disk (see Sync).
 func (f *File) Flush() error {
+	f.flushForRead()
+	return f.wb.sticky()
+}
+
+// flushForRead sends the gathered bytes and waits for the WRITEs in
+// flight, so that reads see them; it costs nothing when there are none.
+func (f *File) flushForRead() {
+	if !f.wb.dirty.Load() {
+		return
+	}
 	f.send()
 	f.wb.wg.Wait()
-	return f.wb.sticky()
+	f.wb.gmu.Lock()
+	if len(f.wb.buf) == 0 {
+		f.wb.dirty.Store(false)
+	}
+	f.wb.gmu.Unlock()
 }
 
 // Sync sends what is buffered, waits for every WRITE and COMMITs them:
@@ -240,6 +269,7 @@ func (f *File) Sync() error {
 		spans := wb.spans
 		wb.resend, wb.verfSet = false, false
 		wb.mu.Unlock()
+		f.wb.dirty.Store(true)
 		for _, s := range spans {
 			f.start(s, unstable)
 		}
