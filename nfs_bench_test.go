@@ -4,8 +4,8 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"io"
-	"os"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 
