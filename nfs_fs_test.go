@@ -33,13 +33,16 @@ type nfsTestServer struct {
 	addr string
 }
 
-func startNFS(t testing.TB) *nfsTestServer {
+func startNFS(t testing.TB) *nfsTestServer { return startNFSWith(t, nfsserver.Config{}) }
+
+// startNFSWith is startNFS with a server configuration (Resolve and Logger
+// are set here).
+func startNFSWith(t testing.TB, cfg nfsserver.Config) *nfsTestServer {
 	t.Helper()
 	dir := t.TempDir()
-	srv := nfsserver.New(nfsserver.Config{
-		Resolve: func(id string) (string, bool) { return dir, id == "ws-1" },
-		Logger:  slog.New(slog.DiscardHandler),
-	})
+	cfg.Resolve = func(id string) (string, bool) { return dir, id == "ws-1" }
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	srv := nfsserver.New(cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)

@@ -87,7 +87,9 @@ var rows = []row{
 	row{"upload 1 GiB (files.raw), MB/s; peak RSS", g("", "upload.mbps", "upload.rss"), g("disk write + fsync", "disk.mbps"), "≥ 300 MB/s; a few MiB"}.and("raw loopback TCP", "tcp.mbps"),
 	{"download 1 GiB (files.raw), MB/s; peak RSS", g("", "download.mbps", "download.rss"), g("raw loopback TCP", "tcp.mbps"), "≥ 800 MB/s; a few MiB"},
 	{"NFS read through `NFS.Open`, MB/s", g("", "nfs.read"), g("file API download", "fileapi.read"), "≥ 250 MB/s"},
-	{"NFS write through `NFS.Open`, MB/s", g("", "nfs.write"), g("file API upload", "fileapi.write"), ""},
+	{"NFS write through `NFS.Open`, 64 KiB / 1 MiB buffers, MB/s", g("", "nfs.write.64k", "nfs.write"), g("file API upload", "fileapi.write"), "≥ 0.4 × upload"},
+	{"NFS 4 KiB random `ReadAt`, cold / warm, ops/s", g("", "nfs.readat.cold", "nfs.readat.warm"), nil, "warm ≥ 100,000/s"},
+	{"NFS 1-byte sequential `Read`, MB/s", g("", "nfs.read1"), nil, ""},
 }
 
 func main() {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -620,20 +621,32 @@ func projNFS(ctx context.Context, cfg *config) ([]Metric, error) {
 	defer fsys.Close()
 	defer p.c.Workspace.DeleteFile(context.WithoutCancel(ctx), p.ws.ID, "nfs.bin", nil)
 	buf := make([]byte, 1<<20)
+	var w int64
+	for _, bs := range []int{64 << 10, 1 << 20} {
+		t := time.Now()
+		f, err := fsys.Create("nfs.bin")
+		if err != nil {
+			return out, err
+		}
+		w, err = io.CopyBuffer(f, &patternReader{n: n}, buf[:bs])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return out, err
+		}
+		key := "nfs.write"
+		if bs < 1<<20 {
+			key = "nfs.write.64k"
+		}
+		out = append(out, Metric{Key: key, Value: mbps(w, time.Since(t)), Unit: "MB/s"})
+	}
+	if m, err := nfsSmallReads(fsys, n); err != nil {
+		return out, err
+	} else {
+		out = append(out, m...)
+	}
 	t := time.Now()
-	f, err := fsys.Create("nfs.bin")
-	if err != nil {
-		return out, err
-	}
-	w, err := io.CopyBuffer(f, &patternReader{n: n}, buf)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return out, err
-	}
-	out = append(out, Metric{Key: "nfs.write", Value: mbps(w, time.Since(t)), Unit: "MB/s"})
-	t = time.Now()
 	rf, err := fsys.Open("nfs.bin")
 	if err != nil {
 		return out, err
@@ -647,4 +660,54 @@ func projNFS(ctx context.Context, cfg *config) ([]Metric, error) {
 		return out, fmt.Errorf("nfs read %d of %d bytes", r, n)
 	}
 	return append(out, Metric{Key: "nfs.read", Value: mbps(r, time.Since(t)), Unit: "MB/s"}), nil
+}
+
+// nfsSmallReads measures 4 KiB ReadAts at random offsets of nfs.bin (n
+// bytes): cold over the whole file (much larger than the session's cache),
+// warm within its first 4 MiB once cached; and 1-byte sequential Reads of
+// its first 8 MiB.
+func nfsSmallReads(fsys *workspace.NFSFileSystem, n int64) ([]Metric, error) {
+	f, err := fsys.Open("nfs.bin")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ra := f.(io.ReaderAt)
+	buf := make([]byte, 4<<10)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var out []Metric
+	for _, c := range []struct {
+		key  string
+		span int64
+		ops  int
+	}{{"nfs.readat.cold", n, 2000}, {"nfs.readat.warm", min(n, 4<<20), 200000}} {
+		if c.key == "nfs.readat.warm" {
+			for off := int64(0); off+int64(len(buf)) <= c.span; off += int64(len(buf)) {
+				if _, err := ra.ReadAt(buf, off); err != nil {
+					return out, err
+				}
+			}
+		}
+		t := time.Now()
+		for range c.ops {
+			if _, err := ra.ReadAt(buf, rng.Int64N(c.span-int64(len(buf)))); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, Metric{Key: c.key, Value: float64(c.ops) / time.Since(t).Seconds(), Unit: "/s"})
+	}
+	sf, err := fsys.Open("nfs.bin")
+	if err != nil {
+		return out, err
+	}
+	defer sf.Close()
+	one := make([]byte, 1)
+	size := min(n, 8<<20)
+	t := time.Now()
+	for i := int64(0); i < size; i++ {
+		if _, err := sf.Read(one); err != nil {
+			return out, err
+		}
+	}
+	return append(out, Metric{Key: "nfs.read1", Value: mbps(size, time.Since(t)), Unit: "MB/s"}), nil
 }

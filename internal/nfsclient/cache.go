@@ -13,20 +13,22 @@ import (
 // fill many blocks at once.
 const blockSize = 4 << 10
 
-// blockCache is the session's read cache: 4 KiB blocks of file data, least
-// recently used evicted first, bounded in bytes. Each file's blocks are
-// tagged with the attributes (size, mtime, ctime) they were read under; a
-// reply carrying other attributes drops them (another writer changed the
-// file), the session's own WRITEs drop the range they overwrite, and data
-// older than the attribute timeout is revalidated with a GETATTR before it
-// is served (see fresh). Safe for concurrent use.
+// blockCache is the session's read cache: file data in 4 KiB blocks,
+// least recently used evicted first, bounded in bytes. The data of one
+// READ is kept as one extent (a 1 MiB read-ahead READ costs one entry,
+// not 256); each block of the file maps to the extent holding it. Each
+// file's data is tagged with the attributes (size, mtime, ctime) it was
+// read under; a reply carrying other attributes drops it (another writer
+// changed the file), the session's own WRITEs drop the range they
+// overwrite, and data older than the attribute timeout is revalidated
+// with a GETATTR before it is served (see get). Safe for concurrent use.
 type blockCache struct {
 	max     int64 // bytes; <= 0 disables the cache
 	attrTTL time.Duration
 
 	mu    sync.Mutex
 	used  int64
-	lru   list.List // of *block, front = most recently used
+	lru   list.List // of *extent, front = most recently used
 	files map[string]*cachedFile
 }
 
@@ -42,17 +44,20 @@ func keyOf(a *Attr) attrKey { return attrKey{a.Filesize, a.Mtime, a.Ctime} }
 type cachedFile struct {
 	key     attrKey
 	known   bool
-	checked time.Time // when key was last confirmed by the server
-	blocks  map[int64]*list.Element
+	checked time.Time               // when key was last confirmed by the server
+	blocks  map[int64]*list.Element // block index -> its extent
 }
 
-// block is one cached block; data is shorter than blockSize only for the
-// block holding the end of the file.
-type block struct {
-	fh   string
-	idx  int64
-	data []byte
+// extent is the data of one READ: whole blocks from block first, and a
+// short last block only when it ends at the end of the file (eof).
+type extent struct {
+	fh    string
+	first int64
+	data  []byte
+	eof   bool
 }
+
+func (e *extent) blocks() int64 { return (int64(len(e.data)) + blockSize - 1) / blockSize }
 
 func newBlockCache(max int64, attrTTL time.Duration) *blockCache {
 	return &blockCache{max: max, attrTTL: attrTTL, files: make(map[string]*cachedFile)}
@@ -101,8 +106,8 @@ func (bc *blockCache) wrote(fh []byte, off int64, n int, wcc *nfs.WccData) {
 			bc.removeLocked(f, el)
 		}
 	}
-	// The block holding the old end of file is short; it must not stand
-	// for the file's end any more.
+	// The extent holding the old end of file must not stand for the
+	// file's end any more.
 	if f.known {
 		if el := f.blocks[int64(f.key.size)/blockSize]; el != nil {
 			bc.removeLocked(f, el)
@@ -133,16 +138,7 @@ func (bc *blockCache) forget(fh []byte) {
 	}
 }
 
-// fresh reports whether fh's attributes were confirmed within the
-// attribute timeout (so cached blocks may be served without asking).
-func (bc *blockCache) fresh(fh []byte) bool {
-	bc.mu.Lock()
-	defer bc.mu.Unlock()
-	f := bc.files[string(fh)]
-	return f != nil && f.known && time.Since(f.checked) < bc.attrTTL
-}
-
-// dropLocked removes every block of f.
+// dropLocked removes every extent of f.
 func (bc *blockCache) dropLocked(fh string, f *cachedFile) {
 	for _, el := range f.blocks {
 		bc.removeLocked(f, el)
@@ -152,44 +148,61 @@ func (bc *blockCache) dropLocked(fh string, f *cachedFile) {
 	}
 }
 
+// removeLocked removes the extent el and its blocks.
 func (bc *blockCache) removeLocked(f *cachedFile, el *list.Element) {
-	b := el.Value.(*block)
+	e := el.Value.(*extent)
+	for idx := e.first; idx < e.first+e.blocks(); idx++ {
+		if f.blocks[idx] == el {
+			delete(f.blocks, idx)
+		}
+	}
 	bc.lru.Remove(el)
-	delete(f.blocks, b.idx)
-	bc.used -= blockSize
+	bc.used -= e.blocks() * blockSize
 }
 
-// get copies cached data at off into p, block after block, and returns how
-// many bytes it copied; eof is true when the copy reached the end of the
-// file. It copies nothing unless the block at off is cached.
-func (bc *blockCache) get(fh []byte, p []byte, off int64) (n int, eof bool) {
+// get copies cached data at off into p, extent after extent, and returns
+// how many bytes it copied; eof is true when the copy reached the end of
+// the file. stale (with nothing copied) asks the caller to revalidate the
+// file's attributes first: they are older than the attribute timeout, or
+// the copy would report an end of file and checked is false (the file may
+// have grown). It copies nothing unless the block at off is cached.
+func (bc *blockCache) get(fh []byte, p []byte, off int64, checked bool) (n int, eof, stale bool) {
 	if !bc.enabled() || len(p) == 0 {
-		return 0, false
+		return 0, false, false
 	}
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	f := bc.files[string(fh)]
-	if f == nil {
-		return 0, false
+	if f == nil || len(f.blocks) == 0 {
+		return 0, false, false
+	}
+	if !checked && time.Since(f.checked) >= bc.attrTTL {
+		return 0, false, true
 	}
 	for n < len(p) {
 		pos := off + int64(n)
 		el := f.blocks[pos/blockSize]
 		if el == nil {
-			return n, false
+			return n, false, false
+		}
+		e := el.Value.(*extent)
+		in := int(pos - e.first*blockSize)
+		if e.eof && (in >= len(e.data) || n+len(e.data)-in < len(p)) {
+			// The copy reaches the end of the file.
+			if !checked {
+				return 0, false, true
+			}
+			eof = true
 		}
 		bc.lru.MoveToFront(el)
-		data := el.Value.(*block).data
-		in := int(pos % blockSize)
-		if in >= len(data) {
-			return n, true
+		if in < len(e.data) {
+			n += copy(p[n:], e.data[in:])
 		}
-		n += copy(p[n:], data[in:])
-		if len(data) < blockSize && n < len(p) {
-			return n, true
+		if eof {
+			return n, true, false
 		}
 	}
-	return n, false
+	return n, false, false
 }
 
 // has reports whether block idx of fh is cached.
@@ -201,11 +214,17 @@ func (bc *blockCache) has(fh []byte, idx int64) bool {
 }
 
 // put caches data read at off (a multiple of blockSize) under the
-// attributes key the READ returned; eof says data ends at the end of the
-// file (so its last, short block is cached too). data must not be
-// modified afterwards: blocks share its memory.
+// attributes the READ returned; eof says data ends at the end of the file
+// (so its last, short block is cached too). data must not be modified
+// afterwards: the cache shares its memory.
 func (bc *blockCache) put(fh []byte, off int64, data []byte, eof bool, a *Attr) {
 	if !bc.enabled() || off%blockSize != 0 {
+		return
+	}
+	if !eof {
+		data = data[:len(data)/blockSize*blockSize]
+	}
+	if len(data) == 0 || int64(len(data)) > bc.max {
 		return
 	}
 	bc.mu.Lock()
@@ -221,23 +240,19 @@ func (bc *blockCache) put(fh []byte, off int64, data []byte, eof bool, a *Attr) 
 	if !f.known {
 		return
 	}
-	for len(data) > 0 {
-		k := min(len(data), blockSize)
-		if k < blockSize && !eof {
-			return
+	e := &extent{fh: string(fh), first: off / blockSize, data: data[:len(data):len(data)], eof: eof}
+	for idx := e.first; idx < e.first+e.blocks(); idx++ {
+		if old := f.blocks[idx]; old != nil {
+			bc.removeLocked(f, old)
 		}
-		idx := off / blockSize
-		if el := f.blocks[idx]; el != nil {
-			bc.removeLocked(f, el)
-		}
-		f.blocks[idx] = bc.lru.PushFront(&block{fh: string(fh), idx: idx, data: data[:k:k]})
-		bc.used += blockSize
-		data = data[k:]
-		off += int64(k)
 	}
+	el := bc.lru.PushFront(e)
+	for idx := e.first; idx < e.first+e.blocks(); idx++ {
+		f.blocks[idx] = el
+	}
+	bc.used += e.blocks() * blockSize
 	for bc.used > bc.max {
-		el := bc.lru.Back()
-		b := el.Value.(*block)
-		bc.removeLocked(bc.files[b.fh], el)
+		back := bc.lru.Back()
+		bc.removeLocked(bc.files[back.Value.(*extent).fh], back)
 	}
 }

@@ -2,7 +2,7 @@ package nfsclient
 
 import (
 	"io"
-	"sync"
+	"sync/atomic"
 )
 
 // File is an open regular file of a session: positional reads through
@@ -21,8 +21,7 @@ type File struct {
 	c     *Client
 	parts []string // the file's path, to find it again after a server restart
 
-	fhMu sync.RWMutex
-	fh   []byte
+	fh atomic.Pointer[[]byte]
 
 	size int64 // the largest size seen: read-ahead stops there
 	ra   readAhead
@@ -32,7 +31,8 @@ type File struct {
 // OpenFile returns a File for the handle fh of the regular file at the
 // path parts, whose attributes are a.
 func (c *Client) OpenFile(fh []byte, parts []string, a *Attr) *File {
-	f := &File{c: c, fh: fh, parts: append([]string(nil), parts...)}
+	f := &File{c: c, parts: append([]string(nil), parts...)}
+	f.fh.Store(&fh)
 	if a != nil {
 		f.size = int64(a.Filesize)
 	}
@@ -41,22 +41,21 @@ func (c *Client) OpenFile(fh []byte, parts []string, a *Attr) *File {
 }
 
 // handle returns the file's current handle.
-func (f *File) handle() []byte {
-	f.fhMu.RLock()
-	defer f.fhMu.RUnlock()
-	return f.fh
-}
+func (f *File) handle() []byte { return *f.fh.Load() }
 
 // refresh finds the file again by its path (after a server restart made
 // its handle stale).
 func (f *File) refresh() error {
 	fh, a, err := f.c.Walk(f.parts)
+	if err != nil && (isStale(err) || IsConnError(err)) {
+		// The walk started from the root handle of the connection that
+		// just broke; the redial has a new one.
+		fh, a, err = f.c.Walk(f.parts)
+	}
 	if err != nil {
 		return err
 	}
-	f.fhMu.Lock()
-	f.fh = fh
-	f.fhMu.Unlock()
+	f.fh.Store(&fh)
 	f.size = max(f.size, int64(a.Filesize))
 	return nil
 }
@@ -75,7 +74,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	f.Flush()
+	f.flushForRead()
 	fh := f.handle()
 	var n int
 	var eof bool

@@ -115,24 +115,18 @@ func (c *Client) readSeq(fh []byte, p []byte, off int64) (n int, eof bool, err e
 // first when they are older than the attribute timeout.
 func (c *Client) readCached(fh []byte, p []byte, off int64) (n int, eof bool, err error) {
 	checked := false
-	if !c.cache.fresh(fh) {
-		if _, err := c.GetAttr(fh); err != nil {
-			return 0, false, err
-		}
-		checked = true
-	}
 	for n < len(p) {
-		k, eof := c.cache.get(fh, p[n:], off+int64(n))
-		n += k
-		if eof && !checked {
-			// The end of file comes from the cache: ask whether the
-			// file grew (this drops the blocks if it changed).
+		k, eof, stale := c.cache.get(fh, p[n:], off+int64(n), checked)
+		if stale {
+			// Revalidate: old attributes, or an end of file that may
+			// have moved (this drops the blocks if the file changed).
 			if _, err := c.GetAttr(fh); err != nil {
 				return n, false, err
 			}
 			checked = true
 			continue
 		}
+		n += k
 		if eof || n == len(p) {
 			return n, eof, nil
 		}

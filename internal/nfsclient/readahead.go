@@ -32,7 +32,7 @@ func (f *File) Read(p []byte, off int64) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	f.Flush()
+	f.flushForRead()
 	ra := &f.ra
 	if len(ra.q) > 0 && ra.q[0].off+int64(ra.pos) != off {
 		ra.reset()
@@ -44,28 +44,22 @@ func (f *File) Read(p []byte, off int64) (int, error) {
 		pos := off + int64(total)
 		if len(ra.q) == 0 {
 			if f.c.cache.enabled() {
-				if !f.c.cache.fresh(fh) {
+				n, eof, stale := f.c.cache.get(fh, p[total:], pos, checked)
+				if stale {
+					// Revalidate: old attributes, or an end of file that
+					// may have moved.
 					if _, err := f.c.GetAttr(fh); err != nil {
 						return total, err
 					}
 					checked = true
+					continue
 				}
-				n, eof := f.c.cache.get(fh, p[total:], pos)
 				total += n
-				if eof && !checked {
-					// The end of file comes from the cache: ask whether
-					// the file grew.
-					if _, err := f.c.GetAttr(fh); err != nil {
-						return total, err
-					}
-					checked = true
+				if n > 0 {
 					continue
 				}
 				if eof {
 					break
-				}
-				if n > 0 {
-					continue
 				}
 			}
 			rsize := int(f.c.rsize)

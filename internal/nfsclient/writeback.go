@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	nfs "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/xdr"
@@ -33,8 +34,10 @@ var errRestarts = errors.New("nfs commit: the server restarted again while its u
 // WRITE or COMMIT is sticky: every later Write, Flush, Sync and Close
 // returns it.
 type writeback struct {
-	buf    []byte // gathered, not yet sent
+	gmu    sync.Mutex // guards buf and bufOff (ReadAts may flush concurrently)
+	buf    []byte     // gathered, not yet sent
 	bufOff int64
+	dirty  atomic.Bool // bytes gathered or WRITEs in flight since the last Flush
 	sem    chan struct{}
 	wg     sync.WaitGroup
 
@@ -45,6 +48,24 @@ type writeback struct {
 	resend  bool   // some WRITE may not have reached the current server
 	spans   []span // sent, not yet committed
 	pending int64  // bytes in spans
+}
+
+// writeBufs recycles the gather buffers of committed spans (1 MiB each:
+// fresh ones cost page faults and garbage collection at disk speed).
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, MaxIOSize); return &b }}
+
+func getWriteBuf(size int) []byte {
+	if size != MaxIOSize {
+		return make([]byte, 0, size)
+	}
+	return (*writeBufs.Get().(*[]byte))[:0]
+}
+
+func putWriteBuf(b []byte) {
+	if cap(b) == MaxIOSize {
+		b = b[:0]
+		writeBufs.Put(&b)
+	}
 }
 
 // span is a range sent in one WRITE.
@@ -80,20 +101,23 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 	f.c.cache.forget(f.handle())
 	wb := &f.wb
 	wsize := int(f.c.wsize)
+	wb.dirty.Store(true)
+	wb.gmu.Lock()
+	defer wb.gmu.Unlock()
 	if len(wb.buf) > 0 && off != wb.bufOff+int64(len(wb.buf)) {
-		f.send()
+		f.sendLocked()
 	}
 	n := 0
 	for n < len(p) {
 		if len(wb.buf) == 0 {
 			wb.bufOff = off + int64(n)
-			wb.buf = make([]byte, 0, wsize)
+			wb.buf = getWriteBuf(wsize)
 		}
 		k := min(len(p)-n, wsize-len(wb.buf))
 		wb.buf = append(wb.buf, p[n:n+k]...)
 		n += k
 		if len(wb.buf) == wsize {
-			f.send()
+			f.sendLocked()
 		}
 	}
 	f.size = max(f.size, off+int64(n))
@@ -101,7 +125,10 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 	over := wb.pending > commitEvery
 	wb.mu.Unlock()
 	if over {
-		if err := f.Sync(); err != nil {
+		wb.gmu.Unlock()
+		err := f.Sync()
+		wb.gmu.Lock()
+		if err != nil {
 			return n, err
 		}
 	}
@@ -110,6 +137,12 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 
 // send starts an UNSTABLE WRITE of the gathered bytes.
 func (f *File) send() {
+	f.wb.gmu.Lock()
+	defer f.wb.gmu.Unlock()
+	f.sendLocked()
+}
+
+func (f *File) sendLocked() {
 	wb := &f.wb
 	if len(wb.buf) == 0 {
 		return
@@ -173,9 +206,23 @@ func (f *File) writeSpan(s span, stable uint32) {
 // returns the sticky error, if any. The data is on the server but not
 // necessarily on its disk (see Sync).
 func (f *File) Flush() error {
+	f.flushForRead()
+	return f.wb.sticky()
+}
+
+// flushForRead sends the gathered bytes and waits for the WRITEs in
+// flight, so that reads see them; it costs nothing when there are none.
+func (f *File) flushForRead() {
+	if !f.wb.dirty.Load() {
+		return
+	}
 	f.send()
 	f.wb.wg.Wait()
-	return f.wb.sticky()
+	f.wb.gmu.Lock()
+	if len(f.wb.buf) == 0 {
+		f.wb.dirty.Store(false)
+	}
+	f.wb.gmu.Unlock()
 }
 
 // Sync sends what is buffered, waits for every WRITE and COMMITs them:
@@ -210,6 +257,9 @@ func (f *File) Sync() error {
 		}
 		wb.mu.Lock()
 		if !wb.resend && wb.verfSet && verf == wb.verf {
+			for _, s := range wb.spans {
+				putWriteBuf(s.data)
+			}
 			wb.spans, wb.pending, wb.verfSet = nil, 0, false
 			wb.mu.Unlock()
 			return nil
@@ -219,6 +269,7 @@ func (f *File) Sync() error {
 		spans := wb.spans
 		wb.resend, wb.verfSet = false, false
 		wb.mu.Unlock()
+		f.wb.dirty.Store(true)
 		for _, s := range spans {
 			f.start(s, unstable)
 		}

@@ -63,11 +63,12 @@ type hentry struct {
 
 // handler implements nfs.Handler for all workspaces.
 type handler struct {
-	resolve  Resolver
-	uid, gid int
-	log      *slog.Logger
-	key      [32]byte
-	limit    int
+	resolve   Resolver
+	exportKey []byte
+	uid, gid  int
+	log       *slog.Logger
+	key       [32]byte
+	limit     int
 
 	mu      sync.Mutex
 	exports map[string]*export // by workspace id
@@ -79,15 +80,16 @@ type handler struct {
 
 func newHandler(cfg Config, limit int) *handler {
 	h := &handler{
-		resolve: cfg.Resolve,
-		uid:     cfg.UID,
-		gid:     cfg.GID,
-		log:     cfg.Logger,
-		limit:   limit,
-		exports: make(map[string]*export),
-		byID:    make(map[fileID]*hentry),
-		byPath:  make(map[string]*hentry),
-		lru:     list.New(),
+		resolve:   cfg.Resolve,
+		exportKey: cfg.ExportKey,
+		uid:       cfg.UID,
+		gid:       cfg.GID,
+		log:       cfg.Logger,
+		limit:     limit,
+		exports:   make(map[string]*export),
+		byID:      make(map[fileID]*hentry),
+		byPath:    make(map[string]*hentry),
+		lru:       list.New(),
 	}
 	if len(cfg.HandleKey) > 0 {
 		h.key = sha256.Sum256(cfg.HandleKey)
@@ -97,11 +99,16 @@ func newHandler(cfg Config, limit int) *handler {
 	return h
 }
 
-// exportID extracts the workspace id from a MOUNT dirpath: "/<id>" or "<id>".
-func exportID(dirpath string) (string, bool) {
-	id := strings.TrimPrefix(dirpath, "/")
-	id = strings.TrimSuffix(id, "/")
-	if !validName(id) {
+// exportID extracts the workspace id from a MOUNT dirpath: "/<id>" or
+// "<id>", with its token when the server has an export key.
+func (h *handler) exportID(dirpath string) (string, bool) {
+	name := strings.TrimPrefix(dirpath, "/")
+	name = strings.TrimSuffix(name, "/")
+	if !validName(name) {
+		return "", false
+	}
+	id, ok := workspaceOfExport(h.exportKey, name)
+	if !ok || !validName(id) {
 		return "", false
 	}
 	return id, true
@@ -110,7 +117,7 @@ func exportID(dirpath string) (string, bool) {
 // Mount resolves the workspace on every MOUNT call, so an unknown or deleted
 // workspace is refused and a re-created one gets a fresh export.
 func (h *handler) Mount(_ context.Context, _ net.Conn, req nfs.MountRequest) (nfs.MountStatus, billy.Filesystem, []nfs.AuthFlavor) {
-	id, ok := exportID(string(req.Dirpath))
+	id, ok := h.exportID(string(req.Dirpath))
 	if !ok || h.resolve == nil {
 		return nfs.MountStatusErrNoEnt, nil, nil
 	}

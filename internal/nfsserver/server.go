@@ -2,7 +2,8 @@
 // port (no portmapper), confined to the workspace directory.
 //
 // A client mounts "/<workspace_id>" (the path of the workspace's nfs_url;
-// the leading slash is optional). Each MOUNT calls Config.Resolve, so
+// the leading slash is optional), or "/<workspace_id>.<token>" when
+// Config.ExportKey is set (export_token.go). Each MOUNT calls Config.Resolve, so
 // unknown or deleted workspaces are refused at once. The filesystem of an
 // export is built on os.Root: no LOOKUP, symlink, ".." or name containing
 // '/' or NUL can reach outside the workspace directory, and a symlink
@@ -54,6 +55,10 @@ type Config struct {
 	// MaxHandles bounds the file handle table (least recently used handles
 	// are dropped and answer NFS3ERR_STALE); default 1<<18.
 	MaxHandles int
+	// ExportKey, when set, makes every export "<id>.<token>" (see
+	// ExportName): the bare id no longer mounts. Set it when the API
+	// requires a key, so that NFS does not bypass it.
+	ExportKey []byte
 	// GoNFSOnly leaves every request to go-nfs: no fast READs, and WRITEs
 	// acknowledged FILE_SYNC without a sync, COMMIT doing nothing (see
 	// interposer.go). For measurements and comparisons only.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -79,7 +80,15 @@ func Listen(cfg Config) (*Instance, error) {
 		if s.chown {
 			uid, gid = s.cfg.UID, s.cfg.GID
 		}
-		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, Logger: cfg.Logger})
+		if cfg.APIKey != "" { // NFS must not bypass the key: exports carry a token
+			if s.nfsKey, err = nfsserver.LoadOrCreateExportKey(filepath.Join(cfg.DataDir, "nfs-export.key")); err != nil {
+				hl.Close()
+				nl.Close()
+				s.Close()
+				return nil, err
+			}
+		}
+		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, Logger: cfg.Logger, ExportKey: s.nfsKey})
 		in.wg.Add(1)
 		go func() {
 			defer in.wg.Done()

@@ -143,6 +143,7 @@ type Server struct {
 	apiKey       []byte
 	chown        bool // euid == 0: chown created files to cfg.UID/GID
 	nfsBase      string
+	nfsKey       []byte // export key: nfs_url paths carry a token (nfsserver.ExportName)
 	runDir       string
 	rmRunDir     bool
 	wsDir        string

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/elevo/workspace-sdk-go/internal/nfsserver"
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 
 	"github.com/elevo/workspace-sdk-go/internal/store"
@@ -66,7 +67,7 @@ type workspaceJSON struct {
 func (s *Server) workspaceJSON(e *workspaceEntry) *workspaceJSON {
 	out := &workspaceJSON{ID: e.rec.ID, Name: e.rec.Name, Metadata: e.rec.Metadata, CreatedAt: e.rec.CreatedAt, UpdatedAt: e.rec.UpdatedAt}
 	if s.nfsBase != "" {
-		u := s.nfsBase + e.rec.ID
+		u := s.nfsBase + nfsserver.ExportName(s.nfsKey, e.rec.ID)
 		out.NFSURL = &u
 	}
 	return out
