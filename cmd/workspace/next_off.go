@@ -9,6 +9,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// nextBuild reports whether this build has the workspace_next commands.
+const nextBuild = false
+
 // addNextCommands adds nothing: ps, logs, port-forward and watch need the
 // SDK's process.detach, ports and files.watch calls, built with the
 // workspace_next tag.
