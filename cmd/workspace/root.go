@@ -74,11 +74,6 @@ func minArgs(n int) cobra.PositionalArgs {
 	return wrapArgs(cobra.MinimumNArgs(n))
 }
 
-// rangeArgs is cobra.RangeArgs with a usage error.
-func rangeArgs(lo, hi int) cobra.PositionalArgs {
-	return wrapArgs(cobra.RangeArgs(lo, hi))
-}
-
 func wrapArgs(f cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := f(cmd, args); err != nil {
