@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	workspace "github.com/elevo/workspace-sdk-go"
 	"github.com/spf13/cobra"
@@ -117,10 +118,11 @@ func (a *app) shell(ctx context.Context, sandboxID string, o *shellOptions) erro
 		case <-detached:
 			sess.Close()
 			<-outDone
-			if isTerm {
-				fmt.Fprint(a.stderr, "\r\n")
+			msg := fmt.Sprintf("detached from PTY %s; come back with: workspace shell %s --attach %s\n", sess.ID(), sandboxID, sess.ID())
+			if isTerm { // still in raw mode: no implicit carriage return
+				msg = "\r\n" + strings.ReplaceAll(msg, "\n", "\r\n")
 			}
-			fmt.Fprintf(a.stderr, "detached from PTY %s; come back with: workspace shell %s --attach %s\n", sess.ID(), sandboxID, sess.ID())
+			fmt.Fprint(a.stderr, msg)
 			if a.output == "json" {
 				return printJSON(a.stdout, map[string]string{"sandbox_id": sandboxID, "pty_id": sess.ID()})
 			}
