@@ -51,7 +51,7 @@ func exitStatus(err error, stderr io.Writer) int {
 	fmt.Fprintln(stderr, msg)
 	var ue *usageError
 	switch {
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), strings.HasPrefix(err.Error(), "unknown command "):
 		return exitUsage
 	case errors.Is(err, context.Canceled):
 		return exitInterrupted

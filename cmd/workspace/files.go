@@ -16,7 +16,7 @@ func (a *app) filesCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "files",
 		Short: "Work with the files of a workspace (paths are WORKSPACE:PATH)",
-		Args:  exactArgs(0),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.filesLsCmd(), a.filesCatCmd(), a.filesRmCmd(), a.filesMkdirCmd(), a.filesMvCmd())

@@ -74,6 +74,15 @@ func minArgs(n int) cobra.PositionalArgs {
 	return wrapArgs(cobra.MinimumNArgs(n))
 }
 
+// groupArgs rejects arguments of a command that only groups subcommands,
+// as an unknown subcommand.
+func groupArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	return nil
+}
+
 func wrapArgs(f cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if err := f(cmd, args); err != nil {

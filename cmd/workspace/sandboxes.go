@@ -15,7 +15,7 @@ func (a *app) sandboxCmd() *cobra.Command {
 		Use:     "sandbox",
 		Aliases: []string{"sandboxes", "sb"},
 		Short:   "Manage sandboxes",
-		Args:    exactArgs(0),
+		Args:    groupArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(a.sandboxLsCmd(), a.sandboxCreateCmd(), a.sandboxRmCmd(), a.sandboxWaitCmd())

@@ -44,6 +44,11 @@ func TestErrorsAndUsage(t *testing.T) {
 	srv := newServer(t)
 
 	fails(t, srv, 2, "unknown flag", "ls", "--bogus")
+	fails(t, srv, 2, "unknown command", "frobnicate")
+	fails(t, srv, 2, "unknown command", "sandbox", "frobnicate")
+	if out := ok(t, srv, "sandbox"); !strings.Contains(out, "Available Commands") {
+		t.Fatalf("sandbox alone prints %q, want its help", out)
+	}
 	fails(t, srv, 2, "accepts 1 arg", "sandbox", "wait")
 	fails(t, srv, 2, "bad -o", "ls", "-o", "yaml")
 	fails(t, srv, 2, "not a workspace path", "files", "cat", "/etc/passwd")
