@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 const testKey = "cli-test-key"
 
 // newServer starts a reference server that requires testKey.
-func newServer(t *testing.T) *workspacetest.Server {
+func newServer(t testing.TB) *workspacetest.Server {
 	t.Helper()
 	return workspacetest.NewServer(t, workspacetest.WithAPIKey(testKey))
 }
