@@ -19,6 +19,10 @@ import (
 // limit. Larger inputs go through "workspace cp" and a file.
 const maxExecStdin = 256 << 10
 
+// featureProcessStream is the health feature of a real process stream
+// (workspace.FeatureProcessStream once the SDK has it).
+const featureProcessStream = "process.stream"
+
 // execOptions are the flags of "workspace exec".
 type execOptions struct {
 	env      []string
@@ -41,7 +45,9 @@ func (a *app) execCmd() *cobra.Command {
 		Short: "Run a command in a sandbox with live output; exits with its exit status",
 		Long: `Run a command in a sandbox. Its output streams live to stdout and stderr,
 and workspace exits with the command's exit status. Ctrl-C ends the stream,
-and the server kills the remote process group.
+and the server kills the remote process group. Against a server without the
+process.stream feature (upstream) the command runs to completion first and
+its output comes at the end.
 
 Standard input is sent when it is a pipe or a file (or always with -i): it is
 read whole before the command starts, at most 256 KiB, because the protocol
@@ -83,6 +89,22 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 		Stdout: a.stdout, Stderr: a.stderr,
 	}
 	return a.withClient(func(c *workspace.Client) error {
+		h, err := c.Health(ctx)
+		if err != nil {
+			return err
+		}
+		if !h.HasFeature(featureProcessStream) {
+			// Upstream's stream is a stub that runs nothing: run the
+			// command to completion and print its output at the end.
+			res, err := c.Process.Run(ctx, o.sandbox, o.command, opts)
+			if err != nil {
+				return err
+			}
+			if res.ExitCode != 0 {
+				return &exitCodeError{code: res.ExitCode}
+			}
+			return nil
+		}
 		for ev, err := range c.Process.RunStream(ctx, o.sandbox, o.command, opts) {
 			if err != nil {
 				if ctx.Err() != nil {
