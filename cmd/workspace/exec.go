@@ -80,7 +80,7 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 	if err != nil {
 		return err
 	}
-	stdin, err := a.readExecStdin(o)
+	stdin, err := a.readExecStdin(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -124,16 +124,34 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 }
 
 // readExecStdin returns the bytes to feed the command, or nil.
-func (a *app) readExecStdin(o *execOptions) ([]byte, error) {
+func (a *app) readExecStdin(ctx context.Context, o *execOptions) ([]byte, error) {
 	if o.noStdin || a.stdin == nil {
 		return nil, nil
 	}
 	if !o.stdin && !isPipeOrFile(a.stdin) {
 		return nil, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(a.stdin, maxExecStdin+1))
-	if err != nil {
-		return nil, fmt.Errorf("read stdin: %w", err)
+	// Read in a goroutine so that Ctrl-C still ends the command while a
+	// pipe's writer keeps it open: a read of os.Stdin cannot be cancelled,
+	// and the process exits soon after.
+	type readResult struct {
+		data []byte
+		err  error
+	}
+	done := make(chan readResult, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(a.stdin, maxExecStdin+1))
+		done <- readResult{data, err}
+	}()
+	var data []byte
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("read stdin: %w", r.err)
+		}
+		data = r.data
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while reading stdin: %w", context.Canceled)
 	}
 	if len(data) > maxExecStdin {
 		return nil, fmt.Errorf("standard input is over %d KiB: copy it to the workspace with \"workspace cp\" and redirect from the file", maxExecStdin>>10)
