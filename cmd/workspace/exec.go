@@ -19,6 +19,10 @@ import (
 // limit. Larger inputs go through "workspace cp" and a file.
 const maxExecStdin = 256 << 10
 
+// featureProcessStream is the health feature of a real process stream
+// (workspace.FeatureProcessStream once the SDK has it).
+const featureProcessStream = "process.stream"
+
 // execOptions are the flags of "workspace exec".
 type execOptions struct {
 	env      []string
@@ -41,7 +45,9 @@ func (a *app) execCmd() *cobra.Command {
 		Short: "Run a command in a sandbox with live output; exits with its exit status",
 		Long: `Run a command in a sandbox. Its output streams live to stdout and stderr,
 and workspace exits with the command's exit status. Ctrl-C ends the stream,
-and the server kills the remote process group.
+and the server kills the remote process group. Against a server without the
+process.stream feature (upstream) the command runs to completion first and
+its output comes at the end.
 
 Standard input is sent when it is a pipe or a file (or always with -i): it is
 read whole before the command starts, at most 256 KiB, because the protocol
@@ -74,7 +80,7 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 	if err != nil {
 		return err
 	}
-	stdin, err := a.readExecStdin(o)
+	stdin, err := a.readExecStdin(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -83,6 +89,22 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 		Stdout: a.stdout, Stderr: a.stderr,
 	}
 	return a.withClient(func(c *workspace.Client) error {
+		h, err := c.Health(ctx)
+		if err != nil {
+			return err
+		}
+		if !h.HasFeature(featureProcessStream) {
+			// Upstream's stream is a stub that runs nothing: run the
+			// command to completion and print its output at the end.
+			res, err := c.Process.Run(ctx, o.sandbox, o.command, opts)
+			if err != nil {
+				return err
+			}
+			if res.ExitCode != 0 {
+				return &exitCodeError{code: res.ExitCode}
+			}
+			return nil
+		}
 		for ev, err := range c.Process.RunStream(ctx, o.sandbox, o.command, opts) {
 			if err != nil {
 				if ctx.Err() != nil {
@@ -102,16 +124,34 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 }
 
 // readExecStdin returns the bytes to feed the command, or nil.
-func (a *app) readExecStdin(o *execOptions) ([]byte, error) {
+func (a *app) readExecStdin(ctx context.Context, o *execOptions) ([]byte, error) {
 	if o.noStdin || a.stdin == nil {
 		return nil, nil
 	}
 	if !o.stdin && !isPipeOrFile(a.stdin) {
 		return nil, nil
 	}
-	data, err := io.ReadAll(io.LimitReader(a.stdin, maxExecStdin+1))
-	if err != nil {
-		return nil, fmt.Errorf("read stdin: %w", err)
+	// Read in a goroutine so that Ctrl-C still ends the command while a
+	// pipe's writer keeps it open: a read of os.Stdin cannot be cancelled,
+	// and the process exits soon after.
+	type readResult struct {
+		data []byte
+		err  error
+	}
+	done := make(chan readResult, 1)
+	go func() {
+		data, err := io.ReadAll(io.LimitReader(a.stdin, maxExecStdin+1))
+		done <- readResult{data, err}
+	}()
+	var data []byte
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("read stdin: %w", r.err)
+		}
+		data = r.data
+	case <-ctx.Done():
+		return nil, fmt.Errorf("interrupted while reading stdin: %w", context.Canceled)
 	}
 	if len(data) > maxExecStdin {
 		return nil, fmt.Errorf("standard input is over %d KiB: copy it to the workspace with \"workspace cp\" and redirect from the file", maxExecStdin>>10)

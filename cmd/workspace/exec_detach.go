@@ -21,7 +21,7 @@ func (a *app) execDetached(ctx context.Context, o *execOptions) error {
 	if err != nil {
 		return err
 	}
-	stdin, err := a.readExecStdin(o)
+	stdin, err := a.readExecStdin(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/elevo/workspace-sdk-go/workspacetest"
 )
 
 func TestExecExitCodeAndStreams(t *testing.T) {
@@ -91,4 +93,21 @@ func TestExecInterruptKillsRemote(t *testing.T) {
 		r := cli(t, srv, nil, "exec", sb, "--", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\000' ' '")
 		return r.code == 0 && !strings.Contains(r.stdout, "sleep 3600")
 	})
+}
+
+// TestExecBaseMode: against a server with no extensions (as upstream),
+// exec still prints the output and exits with the command's status; a
+// piped stdin fails with the SDK's "unsupported" error instead of being
+// dropped.
+func TestExecBaseMode(t *testing.T) {
+	srv := workspacetest.NewServer(t, workspacetest.WithAPIKey(testKey), workspacetest.WithBaseMode())
+	_, sb := newSandbox(t, srv)
+	r := cli(t, srv, nil, "exec", sb, "--", "sh", "-c", "echo base; exit 2")
+	if r.code != 2 || r.stdout != "base\n" {
+		t.Fatalf("exec on a base server: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	r = cli(t, srv, strings.NewReader("x"), "exec", sb, "--", "cat")
+	if r.code != 1 || !strings.Contains(r.stderr, "process.stdin") {
+		t.Fatalf("exec with stdin on a base server: exit %d, stderr %q", r.code, r.stderr)
+	}
 }

@@ -151,3 +151,24 @@ func TestWatch(t *testing.T) {
 		t.Fatalf("watch after Ctrl-C: exit %d, stderr %q", code, w.errb.String())
 	}
 }
+
+func TestParsePortPair(t *testing.T) {
+	for _, tc := range []struct {
+		in            string
+		local, remote int
+		ok            bool
+	}{
+		{"8080:8000", 8080, 8000, true},
+		{"8000", 0, 8000, true},
+		{"0:22", 0, 22, true},
+		{"x:1", 0, 0, false},
+		{"1:0", 0, 0, false},
+		{"70000:1", 0, 0, false},
+		{"", 0, 0, false},
+	} {
+		l, r, err := parsePortPair(tc.in)
+		if (err == nil) != tc.ok || l != tc.local || r != tc.remote {
+			t.Errorf("parsePortPair(%q) = %d, %d, %v", tc.in, l, r, err)
+		}
+	}
+}
