@@ -273,11 +273,12 @@ func TestHostileAgentStopped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
+	arg := uniqueSleep(50)
 	go func() {
-		_, err := s.Run(ctx, ExecRequest{Command: "sleep", Args: []string{"50"}})
+		_, err := s.Run(ctx, ExecRequest{Command: "sleep", Args: []string{arg}})
 		done <- err
 	}()
-	eventually(t, "sleep started", func() bool { return len(hostProcs("sleep 50")) > 0 })
+	eventually(t, "sleep started", func() bool { return len(hostProcs("sleep "+arg)) > 0 })
 	if err := unix.Kill(pid, unix.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -314,11 +315,12 @@ func TestHostileAgentKilled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	done := make(chan error, 1)
+	arg := uniqueSleep(50)
 	go func() {
-		_, err := s.Run(ctx, ExecRequest{Command: "sleep", Args: []string{"51"}})
+		_, err := s.Run(ctx, ExecRequest{Command: "sleep", Args: []string{arg}})
 		done <- err
 	}()
-	eventually(t, "sleep started", func() bool { return len(hostProcs("sleep 51")) > 0 })
+	eventually(t, "sleep started", func() bool { return len(hostProcs("sleep "+arg)) > 0 })
 	if err := unix.Kill(agentHostPID(t, s), unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -332,7 +334,7 @@ func TestHostileAgentKilled(t *testing.T) {
 	if _, err := s.Run(ctx, ExecRequest{Command: "true"}); !errors.Is(err, ErrAgentDead) {
 		t.Errorf("Run after: %v", err)
 	}
-	if p := hostProcs("sleep 51"); len(p) != 0 {
+	if p := hostProcs("sleep " + arg); len(p) != 0 {
 		t.Errorf("processes survived their agent: %v", p)
 	}
 	// A normal stop is not an error.

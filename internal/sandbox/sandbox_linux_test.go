@@ -277,6 +277,13 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	eventually(t, "sleep killed", func() bool { return procsMatching(t, s, "sleep 321.5") == "" })
 }
 
+// uniqueSleep returns a sleep duration argument of about base seconds
+// that no other test process on the host uses (other test runs may run
+// at the same time), so that hostProcs finds only this run's processes.
+func uniqueSleep(base int) string {
+	return fmt.Sprintf("%d.%d%d", base, os.Getpid(), sbxSeq.Add(1))
+}
+
 // hostProcs lists host processes whose command line contains s.
 func hostProcs(s string) []string {
 	var out []string
@@ -292,14 +299,15 @@ func hostProcs(s string) []string {
 
 func TestBackgroundProcessLifetime(t *testing.T) {
 	s := startSandbox(t, "", nil)
-	res := sh(t, s, "sleep 1000.75 & echo started")
+	sleep := "sleep " + uniqueSleep(1000)
+	res := sh(t, s, sleep+" & echo started")
 	if string(res.Stdout) != "started\n" {
 		t.Fatalf("background start: %+v", res)
 	}
-	if procsMatching(t, s, "sleep 1000.75") == "" {
+	if procsMatching(t, s, sleep) == "" {
 		t.Fatal("background process did not survive its command")
 	}
-	if len(hostProcs("sleep 1000.75")) == 0 {
+	if len(hostProcs(sleep)) == 0 {
 		t.Fatal("background process not visible on the host")
 	}
 	// Zombies are reaped.
@@ -310,7 +318,7 @@ func TestBackgroundProcessLifetime(t *testing.T) {
 	if err := s.Stop(0); err != nil {
 		t.Fatal(err)
 	}
-	if p := hostProcs("sleep 1000.75"); len(p) != 0 {
+	if p := hostProcs(sleep); len(p) != 0 {
 		t.Fatalf("background process outlived the sandbox: %v", p)
 	}
 	select {
@@ -342,11 +350,12 @@ func TestGracefulStop(t *testing.T) {
 func TestGracefulStopKillsStubborn(t *testing.T) {
 	ws := workspaceDir(t)
 	s := startSandbox(t, ws, nil)
-	sh(t, s, `sh -c 'trap "" TERM; sleep 1000.25' >/dev/null 2>&1 &`)
+	sleep := "sleep " + uniqueSleep(1000)
+	sh(t, s, `sh -c 'trap "" TERM; `+sleep+`' >/dev/null 2>&1 &`)
 	if err := s.Stop(200 * time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	if p := hostProcs("sleep 1000.25"); len(p) != 0 {
+	if p := hostProcs(sleep); len(p) != 0 {
 		t.Fatalf("survived: %v", p)
 	}
 }

@@ -65,6 +65,9 @@ func (s *Sandbox) Done() <-chan struct{} {
 	return c
 }
 
+// Err reports errors.ErrUnsupported.
+func (s *Sandbox) Err() error { return errUnsupported }
+
 // HostPID returns 0.
 func (s *Sandbox) HostPID() int { return 0 }
 
