@@ -231,7 +231,9 @@ func TestRow8FullDisk(t *testing.T) {
 	ws := c.createWorkspace()
 	var refused answer
 	for i := range 12 {
-		a := request(t, c.url, "PUT", "/api/v1/workspaces/"+ws+"/files/raw?path=fill"+fmt.Sprint(i), bytes.NewReader(make([]byte, 4*mib)))
+		// Expect: 100-continue: a refusal given before the body is read
+		// reaches the client instead of a reset connection.
+		a := request(t, c.url, "PUT", "/api/v1/workspaces/"+ws+"/files/raw?path=fill"+fmt.Sprint(i), bytes.NewReader(make([]byte, 4*mib)), "Expect", "100-continue")
 		if a.status != 200 {
 			refused = a
 			break
