@@ -1,0 +1,7 @@
+//go:build !race
+
+package main
+
+// memFactor scales the memory bounds of tests (1 without the race
+// detector).
+const memFactor = 1
