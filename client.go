@@ -67,10 +67,16 @@ type Option func(*Client)
 // including streams and WebSocket upgrades (default: no key).
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
-// WithTimeout bounds each non-streaming call, retries included (default
-// DefaultTimeout, 30 s; 0 or negative: no bound besides the ctx). Streams
-// and PTY sessions are bounded only by their ctx. ProcessService.Run with a
-// Timeout extends the bound by that Timeout.
+// WithTimeout sets the client timeout (default DefaultTimeout, 30 s; 0 or
+// negative: no bound besides the ctx). It bounds connecting and the wait
+// for the server's answer, retries included: the whole call for ordinary
+// JSON calls; up to the answer's headers for RunStream, Download and a PTY
+// handshake (the body or session is then bounded by ctx alone); connecting
+// only for Upload and for Run without a command Timeout (a command's run
+// time is its own business); RunCommandOptions.Timeout plus the client
+// timeout for Run with one. A fired client timeout is an error that names
+// it, "client timeout 30s (WithTimeout)", and matches
+// context.DeadlineExceeded and os.ErrDeadlineExceeded.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithHTTPClient makes the Client send its requests through hc instead of a
@@ -222,7 +228,9 @@ func (c *Client) Close() error {
 }
 
 // Health asks the server for its status, version and features, and
-// refreshes the cached feature list the services use.
+// refreshes the cached feature list the services use. Errors: an *Error
+// when the server answers with one (after the retries of a read), a
+// wrapped transport error when it cannot be reached, and ctx's error.
 func (c *Client) Health(ctx context.Context) (*HealthInfo, error) {
 	var out struct {
 		Status   string   `json:"status"`
