@@ -34,6 +34,7 @@ func shOpts(script string) *workspace.RunCommandOptions {
 }
 
 func TestIntegrationStream(t *testing.T) {
+	t.Parallel()
 	_, c, sid := streamFixture(t)
 
 	t.Run("StdoutStderrInOrder", func(t *testing.T) {
@@ -267,6 +268,7 @@ func TestIntegrationStream(t *testing.T) {
 }
 
 func TestIntegrationStreamServerKilled(t *testing.T) {
+	t.Parallel()
 	srv, c, sid := streamFixture(t)
 	ctx := ctxFor(t)
 	var gotErr error
