@@ -33,8 +33,9 @@ func shOpts(script string) *workspace.RunCommandOptions {
 	return &workspace.RunCommandOptions{Args: []string{"-c", script}}
 }
 
+// TestIntegrationStream is not parallel: its memory check reads the heap
+// of the whole test process.
 func TestIntegrationStream(t *testing.T) {
-	t.Parallel()
 	_, c, sid := streamFixture(t)
 
 	t.Run("StdoutStderrInOrder", func(t *testing.T) {
