@@ -530,18 +530,25 @@ func (c *Client) roundTrip(ctx context.Context, r *apiRequest, do func(*http.Req
 	}
 }
 
-// callCtxErr returns the reason ctx ended (the SDK deadline that fired,
-// or ctx's own error) with err's text, so that errors.Is works on it; err
-// as is when ctx has not ended.
+// callCtxErr returns why ctx ended (the SDK deadline that fired, or ctx's
+// own error, with its cause when one was given) together with err's text,
+// so that errors.Is works on it; err as is when ctx has not ended.
 func callCtxErr(ctx context.Context, err error) error {
-	cause := context.Cause(ctx)
-	if cause == nil {
+	cerr := ctx.Err()
+	if cerr == nil {
 		return err
 	}
-	if errors.Is(err, cause) {
+	var reason error = cerr
+	var de *deadlineError
+	if cause := context.Cause(ctx); errors.As(cause, &de) {
+		reason = de
+	} else if cause != nil && cause != cerr {
+		reason = fmt.Errorf("%w: %w", cerr, cause)
+	}
+	if errors.Is(err, reason) {
 		return err
 	}
-	return fmt.Errorf("%w (%v)", cause, err)
+	return fmt.Errorf("%w (%v)", reason, err)
 }
 
 // releaseBody releases the call's ctx when the body is closed.
