@@ -67,10 +67,16 @@ type Option func(*Client)
 // including streams and WebSocket upgrades (default: no key).
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
-// WithTimeout bounds each non-streaming call, retries included (default
-// DefaultTimeout, 30 s; 0 or negative: no bound besides the ctx). Streams
-// and PTY sessions are bounded only by their ctx. ProcessService.Run with a
-// Timeout extends the bound by that Timeout.
+// WithTimeout sets the client timeout (default DefaultTimeout, 30 s; 0 or
+// negative: no bound besides the ctx). It bounds connecting and the wait
+// for the server's answer, retries included: the whole call for ordinary
+// JSON calls; up to the answer's headers for RunStream, Download and a PTY
+// handshake (the body or session is then bounded by ctx alone); connecting
+// only for Upload and for Run without a command Timeout (a command's run
+// time is its own business); RunCommandOptions.Timeout plus the client
+// timeout for Run with one. A fired client timeout is an error that names
+// it, "client timeout 30s (WithTimeout)", and matches
+// context.DeadlineExceeded and os.ErrDeadlineExceeded.
 func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
 
 // WithHTTPClient makes the Client send its requests through hc instead of a
@@ -222,7 +228,9 @@ func (c *Client) Close() error {
 }
 
 // Health asks the server for its status, version and features, and
-// refreshes the cached feature list the services use.
+// refreshes the cached feature list the services use. Errors: an *Error
+// when the server answers with one (after the retries of a read), a
+// wrapped transport error when it cannot be reached, and ctx's error.
 func (c *Client) Health(ctx context.Context) (*HealthInfo, error) {
 	var out struct {
 		Status   string   `json:"status"`
@@ -522,18 +530,25 @@ func (c *Client) roundTrip(ctx context.Context, r *apiRequest, do func(*http.Req
 	}
 }
 
-// callCtxErr returns the reason ctx ended (the SDK deadline that fired,
-// or ctx's own error) with err's text, so that errors.Is works on it; err
-// as is when ctx has not ended.
+// callCtxErr returns why ctx ended (the SDK deadline that fired, or ctx's
+// own error, with its cause when one was given) together with err's text,
+// so that errors.Is works on it; err as is when ctx has not ended.
 func callCtxErr(ctx context.Context, err error) error {
-	cause := context.Cause(ctx)
-	if cause == nil {
+	cerr := ctx.Err()
+	if cerr == nil {
 		return err
 	}
-	if errors.Is(err, cause) {
+	var reason error = cerr
+	var de *deadlineError
+	if cause := context.Cause(ctx); errors.As(cause, &de) {
+		reason = de
+	} else if cause != nil && cause != cerr {
+		reason = fmt.Errorf("%w: %w", cerr, cause)
+	}
+	if errors.Is(err, reason) {
 		return err
 	}
-	return fmt.Errorf("%w (%v)", cause, err)
+	return fmt.Errorf("%w (%v)", reason, err)
 }
 
 // releaseBody releases the call's ctx when the body is closed.

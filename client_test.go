@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -283,4 +284,20 @@ func TestRunNotBoundByClientTimeout(t *testing.T) {
 	res, err := f.c.Process.Run(t.Context(), "sbx-1", "sleep", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "late", res.Stdout)
+}
+
+// TestCancelCauseKept: a ctx cancelled with a cause gives an error that
+// matches both context.Canceled and the cause.
+func TestCancelCauseKept(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, nil, WithRetry(NoRetry))
+	cause := errors.New("the group failed")
+	ctx, cancel := context.WithCancelCause(t.Context())
+	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
+		cancel(cause)
+		<-r.Context().Done()
+	}})
+	_, err := f.c.Sandbox.Get(ctx, "sbx-1")
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.ErrorIs(t, err, cause)
 }

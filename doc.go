@@ -5,9 +5,11 @@
 //
 // Create one Client per server and share it:
 //
-//	c, err := workspace.NewClient("http://localhost:8080", workspace.WithAPIKey(key))
+//	c, err := workspace.NewClientFromEnv() // WORKSPACE_API_URL, WORKSPACE_API_KEY, WORKSPACE_TIMEOUT
 //	if err != nil { ... }
 //	defer c.Close()
+//
+// or workspace.NewClient("http://localhost:8080", workspace.WithAPIKey(key)).
 //
 //	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "demo"})
 //	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
@@ -46,7 +48,9 @@
 // errors and ctx errors are wrapped, so errors.Is(err, context.Canceled)
 // works.
 //
-// Idempotent calls (reads and deletes) are retried after connection errors
+// Every request goes through one path that sets auth, retries, classifies
+// the answer and wraps the error. Reads and deletes (GET, DELETE) are
+// retried after connection errors
 // and HTTP 429, 502, 503 and 504 with jittered exponential backoff, honouring
 // Retry-After, never past the ctx's deadline (see RetryPolicy and
 // WithRetry). Calls that create or change something (POST, PUT) are never
@@ -59,8 +63,11 @@
 // stops after an error, and breaking out of the loop or cancelling the ctx
 // closes the stream (the server then kills the process). A stream that ends
 // without its exit event yields an error wrapping ErrStreamInterrupted,
-// never a silent success. Streams and PTY sessions are bounded only by their
-// ctx, not by WithTimeout.
+// never a silent success. On a server without the process.stream feature
+// RunStream runs the command with Run and yields its whole output and real
+// exit code. The sequence runs the command once; ranging over it again
+// yields an error. Streams and PTY sessions, once open, are bounded only by
+// their ctx, not by WithTimeout.
 //
 //	for ev, err := range c.Process.RunStream(ctx, sb.ID, "make", nil) {
 //		if err != nil { return err }
@@ -78,5 +85,39 @@
 // A Client and its services are safe for concurrent use by many goroutines
 // and share one connection pool (up to 64 idle connections per host). The
 // server's feature list is fetched once, on first need, and cached. Close
-// the Client when done; it is idempotent.
+// the Client when done; it is idempotent. A PTYSession from Connect kills
+// its shell on Close (unless PTYOptions.KeepOnClose); one from Attach
+// detaches.
+//
+// # Package layout
+//
+// The root package is the SDK, one file per service:
+//
+//	client.go     Client, options, NewClientFromEnv, Health, and the one send path
+//	retry.go      RetryPolicy: what is retried and how long to wait
+//	errors.go     Error, ErrorCode and the sentinels (from internal/wire's code table)
+//	types.go      the values the services take and return
+//	workspace.go  WorkspaceService: workspaces and their files
+//	transfer.go   Upload and Download: large files as streams (files.raw)
+//	sandbox.go    SandboxService
+//	process.go    ProcessService: Run, Exec, Shell, Kill
+//	stream.go     RunStream: process events over server-sent events (go-sse)
+//	pty.go        PTYService and PTYSession: terminals over WebSocket
+//	nfs.go        NFSService: kernel mounts and userspace sessions
+//	nfs_fs.go     NFSFileSystem: a workspace as an fs.FS over NFSv3
+//
+// Next to it:
+//
+//	workspacetest/         the reference server in-process, for tests (builds everywhere)
+//	integration/           end-to-end suites and benchmarks against real sandboxes
+//	examples/              runnable programs, one per topic
+//	cmd/workspace-server   the reference server's command
+//	internal/wire          the protocol facts both ends share: codes, features, event shapes
+//	internal/servecmd      the server's flags and serve loop
+//	internal/server        the HTTP API of the reference server
+//	internal/sandbox       sandboxes: bubblewrap, the in-sandbox agent, processes, PTYs
+//	internal/store         the server's SQLite store
+//	internal/nfsserver     the NFSv3 export of workspaces
+//	internal/nfsmount      kernel NFS mounts
+//	internal/bench         the benchmark command (go run ./internal/bench)
 package workspace

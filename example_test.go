@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -14,47 +15,17 @@ import (
 	"github.com/elevo/workspace-sdk-go/workspacetest"
 )
 
-// startExampleServer starts the in-process reference server that stands in
-// for a real Workspace service (e.g. http://localhost:8080) in the examples.
-func startExampleServer() *workspacetest.Server {
+// The Quick Start: a workspace, a sandbox bound to it, a command, a file.
+func Example() {
+	// The reference server, in-process, stands in for the service.
 	srv, err := workspacetest.Start()
 	if err != nil {
 		log.Fatal(err)
 	}
-	return srv
-}
-
-// exampleClient starts an example server and returns a client for it;
-// done closes both.
-func exampleClient() (c *workspace.Client, done func()) {
-	srv := startExampleServer()
-	c = srv.Client()
-	return c, func() {
-		c.Close()
-		srv.Close()
-	}
-}
-
-// exampleSandbox creates a workspace and a sandbox bound to it.
-func exampleSandbox(ctx context.Context, c *workspace.Client) (*workspace.Workspace, *workspace.Sandbox) {
-	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "example"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
-	if err != nil {
-		log.Fatal(err)
-	}
-	return ws, sb
-}
-
-// The Quick Start: a workspace, a sandbox bound to it, a command, a file.
-func Example() {
-	srv := startExampleServer()
 	defer srv.Close()
 	ctx := context.Background()
 
-	c, err := workspace.NewClient(srv.URL) // e.g. "http://localhost:8080"
+	c, err := workspace.NewClient(srv.URL) // e.g. "http://localhost:8080", or workspace.NewClientFromEnv()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -99,10 +70,24 @@ func Example() {
 }
 
 func ExampleProcessService_Run() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	_, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	res, err := c.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{
 		Args:    []string{"-c", `echo "$GREETING from $(pwd)"; echo oops >&2; exit 3`},
@@ -117,10 +102,24 @@ func ExampleProcessService_Run() {
 }
 
 func ExampleProcessService_Exec() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	_, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	out, err := c.Process.Exec(ctx, sb.ID, "uname", "-s")
 	if err != nil {
@@ -139,10 +138,24 @@ func ExampleProcessService_Exec() {
 }
 
 func ExampleProcessService_Shell() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	_, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	res, err := c.Process.Shell(ctx, sb.ID, `
 		for i in 1 2 3; do
@@ -159,10 +172,24 @@ func ExampleProcessService_Shell() {
 }
 
 func ExampleProcessService_RunStream() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	_, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	opts := &workspace.RunCommandOptions{Args: []string{"-c", "echo building; sleep 0.1; echo done; exit 2"}}
 	for ev, err := range c.Process.RunStream(ctx, sb.ID, "sh", opts) {
@@ -186,8 +213,15 @@ func ExampleProcessService_RunStream() {
 }
 
 func ExampleWorkspaceService_ListFiles() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
@@ -220,11 +254,18 @@ func ExampleWorkspaceService_ListFiles() {
 }
 
 func ExampleSandboxService_Get() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
 
-	_, err := c.Sandbox.Get(ctx, "no-such-sandbox")
+	_, err = c.Sandbox.Get(ctx, "no-such-sandbox")
 	switch {
 	case errors.Is(err, workspace.ErrSandboxNotFound):
 		fmt.Println("sandbox not found")
@@ -241,12 +282,26 @@ func ExampleSandboxService_Get() {
 }
 
 func ExampleWorkspaceService_Delete() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	ws, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	err := c.Workspace.Delete(ctx, ws.ID)
+	err = c.Workspace.Delete(ctx, ws.ID)
 	fmt.Println(errors.Is(err, workspace.ErrWorkspaceHasActiveSandboxes))
 
 	// Remove the sandboxes first, then the workspace.
@@ -260,10 +315,24 @@ func ExampleWorkspaceService_Delete() {
 }
 
 func ExamplePTYService_Connect() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
-	_, sb := exampleSandbox(ctx, c)
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	pty, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Cols: 120, Rows: 40, Shell: "/bin/sh"})
 	if err != nil {
@@ -293,8 +362,15 @@ func ExamplePTYService_Connect() {
 }
 
 func ExampleNFSService_Open() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
@@ -337,8 +413,15 @@ func ExampleNFSService_Open() {
 }
 
 func ExampleWorkspaceService_Upload() {
-	c, done := exampleClient()
-	defer done()
+	// The reference server, in-process, stands in for the service; with a
+	// real one: c, err := workspace.NewClientFromEnv().
+	srv, err := workspacetest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)
 	if err != nil {
@@ -378,4 +461,236 @@ func ExampleNewClient() {
 	defer c.Close()
 	fmt.Println("client ready")
 	// Output: client ready
+}
+
+func ExampleNewClientFromEnv() {
+	// WORKSPACE_API_URL (default http://localhost:8080), WORKSPACE_API_KEY
+	// and WORKSPACE_TIMEOUT configure the client; options override them.
+	c, err := workspace.NewClientFromEnv(workspace.WithUserAgent("my-tool/1.0"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Println("client ready")
+	// Output: client ready
+}
+
+func ExampleClient_Health() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+
+	h, err := c.Health(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(h.Status, h.Has(workspace.FeaturePTY), h.Has(workspace.FeatureFilesRaw))
+	// Output: healthy true true
+}
+
+func ExampleSandboxService_Create() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+
+	ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: "project"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{
+		WorkspaceID: ws.ID,
+		Name:        "builder",
+		Env:         map[string]string{"APP_ENV": "test"},
+		Timeout:     time.Hour,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Sandbox.Delete(ctx, sb.ID, &workspace.DeleteSandboxOptions{Force: true})
+	out, err := c.Process.Exec(ctx, sb.ID, "printenv", "APP_ENV")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.Name, sb.State, sb.Timeout, strings.TrimSpace(out))
+	// Output: builder running 1h0m0s test
+}
+
+func ExampleSandboxService_List() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		if _, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID, Name: name}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	running, err := c.Sandbox.List(ctx, &workspace.ListSandboxesOptions{State: workspace.StateRunning})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(running), "running")
+	// Output: 2 running
+}
+
+func ExampleSandboxService_WaitForState() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Bound the wait with the ctx; a sandbox that fails fails the wait at once.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	sb, err = c.Sandbox.WaitForState(wctx, sb.ID, workspace.StateRunning)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(sb.State)
+	// Output: running
+}
+
+func ExampleProcessService_Kill() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Start a long command, and kill it by the pid of its start event.
+	for ev, err := range c.Process.RunStream(ctx, sb.ID, "sleep", &workspace.RunCommandOptions{Args: []string{"600"}}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		switch ev.Type {
+		case workspace.EventStart:
+			if err := c.Process.Kill(ctx, sb.ID, ev.PID, workspace.SIGKILL); err != nil {
+				log.Fatal(err)
+			}
+		case workspace.EventExit:
+			fmt.Println("exit code", ev.Code)
+		}
+	}
+	// Output: exit code 137
+}
+
+func ExamplePTYService_Attach() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A shell that outlives its first connection.
+	first, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Shell: "/bin/sh", KeepOnClose: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id := first.ID()
+	first.Close() // detaches: the shell keeps running
+
+	ptys, err := c.PTY.List(ctx, sb.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(len(ptys) == 1 && ptys[0].ID == id)
+
+	again, err := c.PTY.Attach(ctx, sb.ID, id)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer again.Close()
+	if _, err := again.WriteString("exit 7\n"); err != nil {
+		log.Fatal(err)
+	}
+	go io.Copy(io.Discard, again) // consume the terminal's output
+	code, err := again.Wait(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("shell exited", code)
+	// Output:
+	// true
+	// shell exited 7
+}
+
+func ExampleWorkspaceService_Download() {
+	srv, err := workspacetest.Start() // stands in for the service
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+	ws, err := c.Workspace.Create(ctx, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := c.Workspace.WriteFile(ctx, ws.ID, "log.txt", []byte("line 1\nline 2\nline 3\n")); err != nil {
+		log.Fatal(err)
+	}
+
+	// Read bytes 7 to 12 as a stream; close the reader when done.
+	rc, err := c.Workspace.Download(ctx, ws.ID, "log.txt", &workspace.TransferOptions{Offset: 7, Length: 6})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(os.Stdout, rc); err != nil {
+		log.Fatal(err)
+	}
+	// Output: line 2
 }

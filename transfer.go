@@ -55,9 +55,9 @@ func (o *TransferOptions) progress() func(done, total int64) {
 // Upload falls back to WriteFile: r is read into memory first, and
 // non-UTF-8 data needs the "binary" feature (else ErrUnsupported).
 //
-// Upload is bounded only by ctx, not by WithTimeout. An upload over the
-// server's size limit fails with an *Error with StatusCode 413. opts may be
-// nil.
+// The client timeout (WithTimeout) bounds only connecting; the transfer is
+// bounded by ctx. An upload over the server's size limit fails with an
+// error matching ErrRequestTooLarge (StatusCode 413). opts may be nil.
 func (s *WorkspaceService) Upload(ctx context.Context, id, path string, r io.Reader, opts *TransferOptions) error {
 	const op = "upload"
 	var size int64
@@ -111,8 +111,9 @@ func (s *WorkspaceService) Upload(ctx context.Context, id, path string, r io.Rea
 // servers (upstream) Download falls back to ReadFile, which holds the whole
 // file in memory.
 //
-// Download is bounded only by ctx, not by WithTimeout: cancelling ctx ends
-// the body's reads with an error. A body that ends early returns
+// The client timeout (WithTimeout) bounds connecting and the wait for the
+// answer's headers; the body is bounded by ctx: cancelling ctx ends its
+// reads with an error. A body that ends early returns
 // io.ErrUnexpectedEOF. A missing file matches ErrFileNotFound, a directory
 // ErrNotADirectory. An Offset at or past the end of the file yields an
 // empty reader when Length is 0. opts may be nil.

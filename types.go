@@ -19,7 +19,9 @@ type Workspace struct {
 	// NFSURL is the export URL, nfs://host:port/<export path>; empty when the
 	// server does not export workspaces over NFS.
 	NFSURL string
-	// Metadata holds the caller-supplied key/value pairs; nil when empty.
+	// Metadata holds the caller-supplied key/value pairs. Without any it is
+	// empty: an empty map from the reference server (which sends {}), nil
+	// from servers that send null; test it with len.
 	Metadata map[string]string
 	// CreatedAt is when the workspace was created.
 	CreatedAt time.Time
@@ -56,7 +58,8 @@ type Sandbox struct {
 	State SandboxState
 	// Env is the environment every process in the sandbox starts with.
 	Env map[string]string
-	// Metadata holds the caller-supplied key/value pairs.
+	// Metadata holds the caller-supplied key/value pairs; empty (an empty
+	// map, or nil from servers that send null) when none were given.
 	Metadata map[string]string
 	// CreatedAt is when the sandbox was created.
 	CreatedAt time.Time
@@ -200,10 +203,9 @@ type RunCommandOptions struct {
 	// Timeout bounds the command's run time; it is sent in milliseconds,
 	// rounded up. Zero means the server's default (no limit on the
 	// reference server, 30 s upstream). When it elapses the command is
-	// killed and the call fails with ErrProcessTimeout. Run and Shell wait
-	// at most the client's timeout (WithTimeout, 30 s by default) plus
-	// Timeout: for a long command, set Timeout, or use RunStream, which only
-	// its ctx bounds.
+	// killed and the call fails with ErrProcessTimeout. With Timeout set,
+	// Run and Shell wait at most Timeout plus the client timeout
+	// (WithTimeout); without it, only ctx bounds their wait.
 	Timeout time.Duration
 	// Stdin, when non-empty, is fed to the command's standard input, which
 	// is then closed. It needs a server with the process.stdin feature;

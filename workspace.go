@@ -19,7 +19,9 @@ func workspacePath(id string, rest string) string {
 	return "/workspaces/" + url.PathEscape(id) + rest
 }
 
-// Create creates a workspace. params may be nil.
+// Create creates a workspace. params may be nil. Errors: ErrInvalidParameter
+// (a name or metadata over the server's limits), ErrRequestTooLarge, and
+// other *Error values; transport and ctx errors are wrapped.
 func (s *WorkspaceService) Create(ctx context.Context, params *CreateWorkspaceParams) (*Workspace, error) {
 	body := struct {
 		Name     string            `json:"name,omitempty"`
@@ -45,7 +47,8 @@ func (s *WorkspaceService) Get(ctx context.Context, id string) (*Workspace, erro
 	return w.toWorkspace(), nil
 }
 
-// List returns every workspace.
+// List returns every workspace. Errors: *Error values (such as
+// ErrUnauthorized); transport and ctx errors are wrapped.
 func (s *WorkspaceService) List(ctx context.Context) ([]*Workspace, error) {
 	var out struct {
 		Workspaces []wireWorkspace `json:"workspaces"`
@@ -135,7 +138,9 @@ func (s *WorkspaceService) ReadFile(ctx context.Context, id, path string) ([]byt
 }
 
 // ListFiles lists the directory at path ("" or "." is the workspace root),
-// one level deep, sorted by name.
+// one level deep, sorted by name. Errors: ErrWorkspaceNotFound,
+// ErrFileNotFound (no such directory), ErrNotADirectory, ErrPathNotAllowed
+// (a path that leaves the workspace), and other *Error values.
 func (s *WorkspaceService) ListFiles(ctx context.Context, id, path string) ([]*FileInfo, error) {
 	var out struct {
 		Files []wireFileInfo `json:"files"`
@@ -151,7 +156,9 @@ func (s *WorkspaceService) ListFiles(ctx context.Context, id, path string) ([]*F
 }
 
 // Mkdir creates the directory at path and any missing parents, like
-// mkdir -p.
+// mkdir -p; an existing directory is not an error. Errors:
+// ErrWorkspaceNotFound, ErrFileAlreadyExists or ErrNotADirectory (a file is
+// in the way), ErrPathNotAllowed, and other *Error values.
 func (s *WorkspaceService) Mkdir(ctx context.Context, id, path string) error {
 	body := struct {
 		Path string `json:"path"`
@@ -164,12 +171,18 @@ type srcDst struct {
 	Destination string `json:"destination"`
 }
 
-// CopyFile copies src to dst; directories are copied recursively.
+// CopyFile copies src to dst; directories are copied recursively. An
+// existing file at dst is replaced without warning (check with Exists
+// first to avoid it). Errors: ErrWorkspaceNotFound, ErrFileNotFound (no
+// src), ErrPathNotAllowed, and other *Error values.
 func (s *WorkspaceService) CopyFile(ctx context.Context, id, src, dst string) error {
 	return s.c.callJSON(ctx, &apiRequest{op: "copy file", method: http.MethodPost, path: workspacePath(id, "/files/copy"), body: srcDst{src, dst}}, nil)
 }
 
-// MoveFile moves (renames) src to dst.
+// MoveFile moves (renames) src to dst. An existing file at dst is replaced
+// without warning, as with os.Rename (check with Exists first to avoid it).
+// Errors: ErrWorkspaceNotFound, ErrFileNotFound (no src),
+// ErrPathNotAllowed, and other *Error values.
 func (s *WorkspaceService) MoveFile(ctx context.Context, id, src, dst string) error {
 	return s.c.callJSON(ctx, &apiRequest{op: "move file", method: http.MethodPost, path: workspacePath(id, "/files/move"), body: srcDst{src, dst}}, nil)
 }

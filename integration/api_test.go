@@ -69,6 +69,7 @@ func newSandbox(t *testing.T, c *workspace.Client, params *workspace.CreateSandb
 }
 
 func TestIntegrationHealth(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		h, err := c.Health(ctxFor(t))
 		require.NoError(t, err)
@@ -84,6 +85,7 @@ func TestIntegrationHealth(t *testing.T) {
 }
 
 func TestIntegrationWorkspaceLifecycle(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		ctx := ctxFor(t)
 		ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{
@@ -125,6 +127,7 @@ func TestIntegrationWorkspaceLifecycle(t *testing.T) {
 }
 
 func TestIntegrationFiles(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		ctx := ctxFor(t)
 		ws, err := c.Workspace.Create(ctx, nil)
@@ -195,6 +198,7 @@ func TestIntegrationFiles(t *testing.T) {
 }
 
 func TestIntegrationLargeFile(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -208,6 +212,7 @@ func TestIntegrationLargeFile(t *testing.T) {
 }
 
 func TestIntegrationFilePathsConfined(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -243,6 +248,7 @@ func TestIntegrationFilePathsConfined(t *testing.T) {
 }
 
 func TestIntegrationRun(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		ctx := ctxFor(t)
 		_, sb := newSandbox(t, c, &workspace.CreateSandboxParams{
@@ -299,6 +305,7 @@ func TestIntegrationRun(t *testing.T) {
 }
 
 func TestIntegrationKill(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -319,6 +326,7 @@ func TestIntegrationKill(t *testing.T) {
 }
 
 func TestIntegrationSandboxLifecycle(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		ctx := ctxFor(t)
 		ws, sb := newSandbox(t, c, &workspace.CreateSandboxParams{
@@ -375,6 +383,7 @@ func TestIntegrationSandboxLifecycle(t *testing.T) {
 }
 
 func TestIntegrationGracefulDelete(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -385,6 +394,7 @@ func TestIntegrationGracefulDelete(t *testing.T) {
 }
 
 func TestIntegrationBackgroundProcessLivesWithSandbox(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -410,13 +420,13 @@ func TestIntegrationBackgroundProcessLivesWithSandbox(t *testing.T) {
 
 	// It dies with the sandbox.
 	require.NoError(t, c.Sandbox.Delete(ctx, sb.ID, &workspace.DeleteSandboxOptions{Force: true}))
-	time.Sleep(200 * time.Millisecond)
 	last := readBeat()
-	time.Sleep(300 * time.Millisecond)
-	assert.Equal(t, last, readBeat(), "background process outlived its sandbox")
+	assert.Never(t, func() bool { return readBeat() != last }, 500*time.Millisecond, 20*time.Millisecond,
+		"background process outlived its sandbox")
 }
 
 func TestIntegrationTmpPrivateAndPersistent(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -455,6 +465,7 @@ func TestIntegrationTmpPrivateAndPersistent(t *testing.T) {
 }
 
 func TestIntegrationSandboxTimeout(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -470,6 +481,7 @@ func TestIntegrationSandboxTimeout(t *testing.T) {
 }
 
 func TestIntegrationRestartKeepsState(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -532,6 +544,7 @@ func TestIntegrationSecurity(t *testing.T) {
 }
 
 func TestIntegrationNoNetworkByDefault(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -542,6 +555,7 @@ func TestIntegrationNoNetworkByDefault(t *testing.T) {
 }
 
 func TestIntegrationAuth(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t, workspacetest.WithAPIKey("s3cret"))
 	ctx := ctxFor(t)
 
@@ -572,6 +586,7 @@ func TestIntegrationAuth(t *testing.T) {
 }
 
 func TestIntegrationConcurrentSandboxes(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -611,6 +626,7 @@ func TestIntegrationConcurrentSandboxes(t *testing.T) {
 }
 
 func TestIntegrationContextCancelStopsRun(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)

@@ -50,13 +50,6 @@ func newFlakyProxy(t *testing.T, target string) *flakyProxy {
 	return p
 }
 
-// gets returns how often the proxy saw a GET of uri.
-func (p *flakyProxy) gets(uri string) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seen[uri]
-}
-
 // fastRetry retries at once, so that the test does not wait for backoff.
 var fastRetry = workspace.WithRetry(workspace.RetryPolicy{MaxAttempts: 3, BaseBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
 

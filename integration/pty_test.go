@@ -72,6 +72,7 @@ func (tr *termReader) waitFor(t *testing.T, ctx context.Context, s string) strin
 }
 
 func TestIntegrationPTY(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	_, sb := newSandbox(t, c, nil)
@@ -265,6 +266,7 @@ func TestIntegrationPTY(t *testing.T) {
 }
 
 func TestIntegrationPTYAuth(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t, workspacetest.WithAPIKey("sekret"))
 	c := srv.Client()
 	_, sb := newSandbox(t, c, nil)
@@ -285,6 +287,7 @@ func TestIntegrationPTYAuth(t *testing.T) {
 }
 
 func TestIntegrationPTYBaseMode(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t, workspacetest.WithBaseMode())
 	c := srv.Client()
 	_, sb := newSandbox(t, c, nil)

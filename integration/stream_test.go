@@ -33,6 +33,8 @@ func shOpts(script string) *workspace.RunCommandOptions {
 	return &workspace.RunCommandOptions{Args: []string{"-c", script}}
 }
 
+// TestIntegrationStream is not parallel: its memory check reads the heap
+// of the whole test process.
 func TestIntegrationStream(t *testing.T) {
 	_, c, sid := streamFixture(t)
 
@@ -267,6 +269,7 @@ func TestIntegrationStream(t *testing.T) {
 }
 
 func TestIntegrationStreamServerKilled(t *testing.T) {
+	t.Parallel()
 	srv, c, sid := streamFixture(t)
 	ctx := ctxFor(t)
 	var gotErr error

@@ -171,6 +171,7 @@ func TestTransferFlatMemory(t *testing.T) {
 }
 
 func TestTransferRoundTripAndRange(t *testing.T) {
+	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
 		ctx := ctxFor(t)
 		ws, err := c.Workspace.Create(ctx, nil)
@@ -218,6 +219,7 @@ func TestTransferRoundTripAndRange(t *testing.T) {
 }
 
 func TestTransferBinaryReadWriteFileRaw(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
@@ -257,6 +259,7 @@ func (s *stallingReader) Read(b []byte) (int, error) {
 }
 
 func TestTransferCancelledUploadLeavesNothing(t *testing.T) {
+	t.Parallel()
 	srv := workspacetest.NewServer(t)
 	c := srv.Client()
 	ctx := ctxFor(t)
