@@ -20,7 +20,7 @@ const (
 
 // commitEvery bounds the uncommitted bytes a File keeps to resend: past
 // it, Write commits before going on.
-const commitEvery = 64 << 20
+const commitEvery = 16 << 20
 
 // errRestarts is a COMMIT that kept finding a new server instance.
 var errRestarts = errors.New("nfs commit: the server restarted again while its uncommitted data was resent")
