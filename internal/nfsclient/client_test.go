@@ -296,3 +296,27 @@ func TestWriteErrorIsSticky(t *testing.T) {
 	require.Equal(t, err, f.Close())
 	require.False(t, errors.Is(err, fs.ErrClosed))
 }
+
+// TestLongWriteCommitsBehind: a stream longer than commitEvery is
+// committed in the background as it goes (the spans kept for a resend stay
+// bounded) and every byte lands.
+func TestLongWriteCommitsBehind(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	c := dialTest(t, ts, Options{})
+	f := createTest(t, c, "long")
+	data := randomBytes(3*commitEvery + 12345)
+	maxPending := int64(0)
+	for off := 0; off < len(data); off += 64 << 10 {
+		_, err := f.Write(data[off:min(off+64<<10, len(data))], int64(off))
+		require.NoError(t, err)
+		f.wb.mu.Lock()
+		maxPending = max(maxPending, f.wb.pending)
+		f.wb.mu.Unlock()
+	}
+	require.NoError(t, f.Close())
+	require.Less(t, maxPending, int64(3*commitEvery), "spans were let go before Close")
+	got, err := os.ReadFile(filepath.Join(dir, "long"))
+	require.NoError(t, err)
+	require.True(t, bytes.Equal(data, got))
+}

@@ -37,6 +37,7 @@ func (c *Client) OpenFile(fh []byte, parts []string, a *Attr) *File {
 		f.size = int64(a.Filesize)
 	}
 	f.wb.sem = make(chan struct{}, c.opts.Writes)
+	f.wb.committing = make(chan struct{}, 1)
 	return f
 }
 

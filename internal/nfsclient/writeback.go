@@ -20,7 +20,7 @@ const (
 
 // commitEvery bounds the uncommitted bytes a File keeps to resend: past
 // it, Write commits before going on.
-const commitEvery = 64 << 20
+const commitEvery = 16 << 20
 
 // errRestarts is a COMMIT that kept finding a new server instance.
 var errRestarts = errors.New("nfs commit: the server restarted again while its uncommitted data was resent")
@@ -40,6 +40,8 @@ type writeback struct {
 	dirty  atomic.Bool // bytes gathered or WRITEs in flight since the last Flush
 	sem    chan struct{}
 	wg     sync.WaitGroup
+
+	committing chan struct{} // holds a token while commitBehind runs
 
 	mu      sync.Mutex
 	err     error
@@ -125,14 +127,49 @@ func (f *File) Write(p []byte, off int64) (int, error) {
 	over := wb.pending > commitEvery
 	wb.mu.Unlock()
 	if over {
-		wb.gmu.Unlock()
-		err := f.Sync()
-		wb.gmu.Lock()
-		if err != nil {
-			return n, err
-		}
+		f.commitBehind()
 	}
 	return n, f.wb.sticky()
+}
+
+// commitBehind COMMITs, in the background, the spans whose WRITEs were
+// answered, so a long stream keeps going while the server syncs and its
+// spans can be let go. At most one runs at a time; Sync waits for it.
+// When the verifier differs, nothing is let go and Sync resends.
+func (f *File) commitBehind() {
+	wb := &f.wb
+	select {
+	case wb.committing <- struct{}{}:
+	default:
+		return // one is running
+	}
+	// Wait for the WRITEs in flight (the gathered buffer keeps filling).
+	wb.wg.Wait()
+	wb.mu.Lock()
+	if wb.resend || !wb.verfSet || wb.err != nil {
+		wb.mu.Unlock()
+		<-wb.committing
+		return
+	}
+	done, verf := len(wb.spans), wb.verf
+	wb.mu.Unlock()
+	fh := f.handle()
+	go func() {
+		defer func() { <-wb.committing }()
+		got, err := f.c.commit(fh)
+		wb.mu.Lock()
+		defer wb.mu.Unlock()
+		switch {
+		case err != nil || got != verf || wb.resend:
+			wb.resend = true // Sync finds out what happened and resends
+		default:
+			for _, s := range wb.spans[:done] {
+				wb.pending -= int64(len(s.data))
+				putWriteBuf(s.data)
+			}
+			wb.spans = append(wb.spans[:0:0], wb.spans[done:]...)
+		}
+	}()
 }
 
 // send starts an UNSTABLE WRITE of the gathered bytes.
@@ -231,6 +268,8 @@ func (f *File) flushForRead() {
 // connection or handle was lost), the uncommitted data is sent again
 // first.
 func (f *File) Sync() error {
+	f.wb.committing <- struct{}{} // wait for a background COMMIT
+	<-f.wb.committing
 	if err := f.Flush(); err != nil {
 		return err
 	}

@@ -219,8 +219,10 @@ func (fr *fastReader) Read(p []byte) (int, error) {
 			fr.recLen = 0
 		case nfsProcWrite, nfsProcCommit:
 			bp := writeBufPool.Get().(*[]byte)
-			buf := append((*bp)[:0], make([]byte, 4+size)...)
-			*bp = buf
+			if cap(*bp) < 4+size {
+				*bp = make([]byte, 4+size)
+			}
+			buf := (*bp)[:4+size]
 			if _, err := io.ReadFull(fr.br, buf); err != nil {
 				writeBufPool.Put(bp)
 				return 0, io.ErrUnexpectedEOF
