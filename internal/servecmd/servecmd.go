@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
 
@@ -112,6 +113,8 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		bodyTimeout = flag.Duration("body-timeout", envDuration("WORKSPACE_BODY_TIMEOUT", server.DefaultBodyTimeout), "time to read a JSON request body (WORKSPACE_BODY_TIMEOUT)")
 		xferIdle    = flag.Duration("transfer-idle-timeout", envDuration("WORKSPACE_TRANSFER_IDLE_TIMEOUT", server.DefaultTransferIdleTimeout), "time an upload may go without 64 KiB of progress (WORKSPACE_TRANSFER_IDLE_TIMEOUT)")
 		idleTimeout = flag.Duration("idle-timeout", envDuration("WORKSPACE_IDLE_TIMEOUT", server.DefaultIdleTimeout), "time an idle keep-alive connection stays open (WORKSPACE_IDLE_TIMEOUT)")
+		agentWait   = flag.Duration("agent-timeout", envDuration("WORKSPACE_AGENT_TIMEOUT", sandbox.DefaultAgentTimeout), "how long a sandbox's agent has to answer before the sandbox is failed (state error, 504/5002) (WORKSPACE_AGENT_TIMEOUT)")
+		shmSize     = flag.Int64("shm-size-bytes", envInt64("WORKSPACE_SHM_SIZE_BYTES", sandbox.DefaultShmSize), "size of each sandbox's /dev/shm (WORKSPACE_SHM_SIZE_BYTES)")
 		hosts       = flag.String("allowed-hosts", env("WORKSPACE_ALLOWED_HOSTS", ""), "comma-separated host names allowed in the Host header besides IP addresses, loopback names and -host; * = any (WORKSPACE_ALLOWED_HOSTS)")
 	)
 	if err := flag.Parse(args); err != nil {
@@ -129,6 +132,7 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		{"max-run-output-bytes", int64(*maxOutput)}, {"max-connections", int64(*maxConns)},
 		{"max-timeout", int64(*maxTimeout)}, {"header-timeout", int64(*hdrTimeout)}, {"body-timeout", int64(*bodyTimeout)},
 		{"transfer-idle-timeout", int64(*xferIdle)}, {"idle-timeout", int64(*idleTimeout)},
+		{"agent-timeout", int64(*agentWait)}, {"shm-size-bytes", *shmSize},
 	} {
 		if l.v <= 0 {
 			return fmt.Errorf("bad -%s: want more than 0", l.name)
@@ -187,6 +191,8 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		TransferIdleTimeout: *xferIdle,
 		IdleTimeout:         *idleTimeout,
 		AllowedHosts:        splitList(*hosts),
+		AgentTimeout:        *agentWait,
+		ShmSize:             *shmSize,
 	}
 	if *nfsPort >= 0 {
 		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))

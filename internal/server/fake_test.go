@@ -89,3 +89,5 @@ func (s *fakeSandbox) Stop(grace time.Duration) error {
 }
 
 func (s *fakeSandbox) Done() <-chan struct{} { return s.done }
+
+func (s *fakeSandbox) Err() error { return nil }

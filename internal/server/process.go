@@ -85,6 +85,9 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 // runError writes the error of a failed run; a timeout (504/4002) carries
 // the partial output in "stdout" and "stderr".
 func (s *Server) runError(w http.ResponseWriter, err error, res *ExecResult, b64 bool) {
+	if writeAgentError(w, err) {
+		return
+	}
 	switch {
 	case errors.Is(err, errRunTimeout):
 		s.writeRunTimeout(w, res, b64)

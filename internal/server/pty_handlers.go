@@ -42,6 +42,9 @@ func (s *Server) handlePTYCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	pe, err := t.open(r.Context(), r.PathValue("id"), rt, PTYRequest{Cols: req.Cols, Rows: req.Rows, Shell: req.Shell, Env: req.Env})
 	if err != nil {
+		if writeAgentError(w, err) {
+			return
+		}
 		switch {
 		case errors.Is(err, errPTYLimit):
 			writeError(w, wire.CodePTYLimitExceeded, "PTY limit exceeded")

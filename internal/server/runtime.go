@@ -39,6 +39,15 @@ var (
 	errProcessNotFound = sandbox.ErrProcessNotFound
 	// errRunTimeout: the command outlived its timeout and was killed.
 	errRunTimeout = sandbox.ErrTimeout
+	// errAgentDead: the sandbox's agent died or broke the protocol; the
+	// sandbox is ended (503/5001).
+	errAgentDead = sandbox.ErrAgentDead
+	// errAgentTimeout: the sandbox's agent stopped answering; the sandbox
+	// is ended (504/5002).
+	errAgentTimeout = sandbox.ErrAgentTimeout
+	// errRequestTooLarge: a command too large for the agent; nothing was
+	// sent (413/1006).
+	errRequestTooLarge = sandbox.ErrRequestTooLarge
 )
 
 // outputTruncated reports which output streams of res were cut at max
@@ -70,4 +79,7 @@ type SandboxRuntime interface {
 	Stop(grace time.Duration) error
 	// Done is closed when the sandbox has ended.
 	Done() <-chan struct{}
+	// Err says why the sandbox ended: nil for a normal stop, else an
+	// error wrapping errAgentDead or errAgentTimeout.
+	Err() error
 }

@@ -22,6 +22,8 @@ func newBwrapRuntime(cfg Config, runDir string) (Runtime, error) {
 		UID:          cfg.UID,
 		GID:          cfg.GID,
 		Logger:       cfg.Logger,
+		AgentTimeout: cfg.AgentTimeout,
+		ShmSize:      cfg.ShmSize,
 	})
 	if err != nil {
 		return nil, err

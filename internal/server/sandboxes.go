@@ -36,6 +36,10 @@ type sandboxEntry struct {
 	rt      SandboxRuntime // live runtime while running/stopping; guarded by mu
 	ended   chan struct{}  // closed by the watcher after its bookkeeping
 	removed bool           // deleted: the watcher must not persist it
+	// agentErr is why the sandbox's agent failed (errAgentDead or
+	// errAgentTimeout wrapped), set by the watcher; calls on the sandbox
+	// are then answered 503/5001 or 504/5002. Guarded by mu.
+	agentErr error
 }
 
 type sandboxJSON struct {
@@ -142,6 +146,12 @@ func (s *Server) runningSandbox(w http.ResponseWriter, r *http.Request) (*sandbo
 	e.mu.Lock()
 	st, rt := e.rec.State, e.rt
 	e.mu.Unlock()
+	e.mu.Lock()
+	agentErr := e.agentErr
+	e.mu.Unlock()
+	if agentErr != nil && writeAgentError(w, agentErr) {
+		return nil, nil, false
+	}
 	if st != stateRunning || rt == nil {
 		writeError(w, wire.CodeInvalidSandboxState, "Sandbox is not running: "+e.rec.ID+" (state "+st+")")
 		return nil, nil, false
@@ -300,7 +310,15 @@ func (s *Server) watch(e *sandboxEntry, rt SandboxRuntime) {
 	}
 	e.mu.Lock()
 	e.rt = nil
-	e.setState(stateStopped)
+	if err := rt.Err(); err != nil && agentFailed(err) {
+		// The agent died or stopped answering: the sandbox failed.
+		msg := err.Error()
+		e.agentErr = err
+		e.rec.ErrorMessage = &msg
+		e.setState(stateError)
+	} else {
+		e.setState(stateStopped)
+	}
 	e.mu.Unlock()
 	s.persist(e)
 	s.mu.Lock()

@@ -32,6 +32,13 @@ const Version = "0.1.0"
 // Config configures a Server. The zero value of every field is a usable
 // default except DataDir.
 type Config struct {
+	// AgentTimeout bounds every wait for a sandbox agent's answer; an agent
+	// that does not answer in time fails its sandbox (state error,
+	// 504/5002). Default sandbox.DefaultAgentTimeout.
+	AgentTimeout time.Duration
+	// ShmSize is the size in bytes of each sandbox's /dev/shm, charged to
+	// its memory. Default sandbox.DefaultShmSize.
+	ShmSize int64
 	// DataDir holds workspace.db and workspaces/<id>/. Required.
 	DataDir string
 	// HTTPAddr is the listen address used by Listen; default 127.0.0.1:8080.

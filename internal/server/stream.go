@@ -429,6 +429,9 @@ func streamProcess(ctx context.Context, w http.ResponseWriter, proc *Process, re
 	_ = proc.Stderr.Close()
 	code, err := proc.Wait()
 	switch {
+	case agentFailed(err):
+		code, _ := agentErrorCode(err)
+		_ = sw.event("error", errorEvent{"error", code, err.Error()})
 	case timedOut:
 		_ = sw.event("error", errorEvent{"error", wire.CodeProcessTimeout, fmt.Sprintf("process timed out after %d ms", req.timeout.Milliseconds())})
 	case errors.Is(err, errSandboxNotRunning):
