@@ -26,7 +26,9 @@ func agentPIDs(t *testing.T, ancestor int) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), "workspace-sandbox-agent") {
+		// The agent itself, not the bwrap process that started it (whose
+		// command line names the agent too).
+		if err != nil || !strings.HasPrefix(string(cmdline), "/.agent/agent\x00workspace-sandbox-agent") {
 			continue
 		}
 		for p := pid; p > 1; p = parentPID(p) {
