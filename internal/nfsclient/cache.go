@@ -3,6 +3,7 @@ package nfsclient
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	nfs "github.com/willscott/go-nfs-client/nfs"
@@ -30,6 +31,23 @@ type blockCache struct {
 	used  int64
 	lru   list.List // of *extent, front = most recently used
 	files map[string]*cachedFile
+	// gen changes whenever cached data stops standing for its file (a
+	// drop or an own write), so a File's hot extent knows it is stale.
+	gen atomic.Uint64
+}
+
+// hotExtent is the extent a File's last cached Read came from, kept by
+// the File to serve the next small sequential Reads without the cache's
+// lock while gen is unchanged and the attributes are fresh. The clock is
+// read once per block served (unread is the budget left), not per call:
+// a 1-byte Read costs no clock read.
+type hotExtent struct {
+	data    []byte
+	off     int64
+	eof     bool
+	gen     uint64
+	checked time.Time
+	unread  int // bytes the hot path may serve before it reads the clock again
 }
 
 // attrKey is what identifies a version of a file's contents.
@@ -101,6 +119,7 @@ func (bc *blockCache) wrote(fh []byte, off int64, n int, wcc *nfs.WccData) {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
 	f := bc.fileLocked(string(fh))
+	bc.gen.Add(1)
 	for idx := off / blockSize; idx <= (off+int64(n)-1)/blockSize; idx++ {
 		if el := f.blocks[idx]; el != nil {
 			bc.removeLocked(f, el)
@@ -140,6 +159,7 @@ func (bc *blockCache) forget(fh []byte) {
 
 // dropLocked removes every extent of f.
 func (bc *blockCache) dropLocked(fh string, f *cachedFile) {
+	bc.gen.Add(1)
 	for _, el := range f.blocks {
 		bc.removeLocked(f, el)
 	}
@@ -166,7 +186,9 @@ func (bc *blockCache) removeLocked(f *cachedFile, el *list.Element) {
 // file's attributes first: they are older than the attribute timeout, or
 // the copy would report an end of file and checked is false (the file may
 // have grown). It copies nothing unless the block at off is cached.
-func (bc *blockCache) get(fh []byte, p []byte, off int64, checked bool) (n int, eof, stale bool) {
+//
+// hot, when not nil, receives the last extent copied from.
+func (bc *blockCache) get(fh []byte, p []byte, off int64, checked bool, hot *hotExtent) (n int, eof, stale bool) {
 	if !bc.enabled() || len(p) == 0 {
 		return 0, false, false
 	}
@@ -197,6 +219,9 @@ func (bc *blockCache) get(fh []byte, p []byte, off int64, checked bool) (n int, 
 		bc.lru.MoveToFront(el)
 		if in < len(e.data) {
 			n += copy(p[n:], e.data[in:])
+		}
+		if hot != nil {
+			*hot = hotExtent{data: e.data, off: e.first * blockSize, eof: e.eof, gen: bc.gen.Load(), checked: f.checked}
 		}
 		if eof {
 			return n, true, false

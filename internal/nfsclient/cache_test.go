@@ -20,16 +20,16 @@ func TestBlockCacheUnit(t *testing.T) {
 	bc.put(fh, 32768, data[32768:], true, attr) // the short last block at the end of file
 
 	p := make([]byte, 100)
-	n, eof, stale := bc.get(fh, p, 5, false)
+	n, eof, stale := bc.get(fh, p, 5, false, nil)
 	require.Equal(t, 100, n)
 	require.False(t, eof || stale)
 	require.Equal(t, data[5:105], p)
 	// Across the two extents and up to the end of file: the end needs a
 	// revalidation first, then it is reported.
 	big := make([]byte, 10000)
-	_, _, stale = bc.get(fh, big, 32000, false)
+	_, _, stale = bc.get(fh, big, 32000, false, nil)
 	require.True(t, stale)
-	n, eof, _ = bc.get(fh, big, 32000, true)
+	n, eof, _ = bc.get(fh, big, 32000, true, nil)
 	require.Equal(t, 8000, n)
 	require.True(t, eof)
 	require.Equal(t, data[32000:], big[:n])
@@ -38,13 +38,13 @@ func TestBlockCacheUnit(t *testing.T) {
 	other := []byte("other")
 	bc.put(other, 0, make([]byte, 60<<10), false, &Attr{Filesize: 1 << 20})
 	require.LessOrEqual(t, bc.used, int64(64<<10))
-	n, _, _ = bc.get(fh, p, 0, true)
+	n, _, _ = bc.get(fh, p, 0, true, nil)
 	require.Zero(t, n, "the first extent was evicted")
 
 	// Other attributes drop the file's data.
 	bc.put(fh, 0, data[:8192], false, attr)
 	bc.observe(fh, &Attr{Filesize: 40000, Mtime: nfs.NFS3Time{Seconds: 2}})
-	n, _, _ = bc.get(fh, p, 0, true)
+	n, _, _ = bc.get(fh, p, 0, true, nil)
 	require.Zero(t, n)
 
 	// An own write drops the range it covers and keeps the rest when the
@@ -56,8 +56,8 @@ func TestBlockCacheUnit(t *testing.T) {
 	wcc.Before.IsSet, wcc.Before.Size, wcc.Before.MTime = true, 40000, a2.Mtime
 	wcc.After.IsSet, wcc.After.Attr = true, Attr{Filesize: 40000, Mtime: nfs.NFS3Time{Seconds: 3}}
 	bc.wrote(fh, 8200, 10, &wcc)
-	n, _, _ = bc.get(fh, p, 0, true)
+	n, _, _ = bc.get(fh, p, 0, true, nil)
 	require.Equal(t, 100, n, "untouched range kept")
-	n, _, _ = bc.get(fh, p, 8192, true)
+	n, _, _ = bc.get(fh, p, 8192, true, nil)
 	require.Zero(t, n, "written range dropped")
 }

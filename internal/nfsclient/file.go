@@ -25,6 +25,7 @@ type File struct {
 
 	size int64 // the largest size seen: read-ahead stops there
 	ra   readAhead
+	hot  hotExtent // where the last Read from the cache found its data
 	wb   writeback
 }
 

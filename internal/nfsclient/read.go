@@ -116,7 +116,7 @@ func (c *Client) readSeq(fh []byte, p []byte, off int64) (n int, eof bool, err e
 func (c *Client) readCached(fh []byte, p []byte, off int64) (n int, eof bool, err error) {
 	checked := false
 	for n < len(p) {
-		k, eof, stale := c.cache.get(fh, p[n:], off+int64(n), checked)
+		k, eof, stale := c.cache.get(fh, p[n:], off+int64(n), checked, nil)
 		if stale {
 			// Revalidate: old attributes, or an end of file that may
 			// have moved (this drops the blocks if the file changed).

@@ -2,6 +2,7 @@ package nfsclient
 
 import (
 	"io"
+	"time"
 )
 
 // readAhead is the read-ahead window of a File: READs of rsize bytes at
@@ -39,12 +40,15 @@ func (f *File) Read(p []byte, off int64) (int, error) {
 	}
 	fh := f.handle()
 	total := 0
+	if len(ra.q) == 0 {
+		total = f.readHot(p, off)
+	}
 	checked := false
 	for total < len(p) {
 		pos := off + int64(total)
 		if len(ra.q) == 0 {
 			if f.c.cache.enabled() {
-				n, eof, stale := f.c.cache.get(fh, p[total:], pos, checked)
+				n, eof, stale := f.c.cache.get(fh, p[total:], pos, checked, &f.hot)
 				if stale {
 					// Revalidate: old attributes, or an end of file that
 					// may have moved.
@@ -109,6 +113,29 @@ func (f *File) Read(p []byte, off int64) (int, error) {
 		return 0, io.EOF
 	}
 	return total, nil
+}
+
+// readHot copies what it can from the hot extent (see hotExtent) for a
+// Read at off, stopping short of the end of the file (which the cache
+// path revalidates); 0 when the extent does not serve off.
+func (f *File) readHot(p []byte, off int64) int {
+	h := &f.hot
+	if h.data == nil || off < h.off || off >= h.off+int64(len(h.data)) || f.c.cache.gen.Load() != h.gen {
+		return 0
+	}
+	in := int(off - h.off)
+	if h.eof && in+len(p) >= len(h.data) {
+		return 0
+	}
+	if h.unread <= 0 {
+		if time.Since(h.checked) >= f.c.cache.attrTTL {
+			return 0
+		}
+		h.unread = blockSize
+	}
+	n := copy(p, h.data[in:])
+	h.unread -= n
+	return n
 }
 
 // fill sends READs until the window is full, the first at start when the

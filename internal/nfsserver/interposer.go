@@ -34,8 +34,9 @@ import (
 //     in the root package, on 2 cores shared with other builds (load ~18,
 //     so figures vary run to run; same run side by side): Read buffers of
 //     8 KiB / 64 KiB / 1 MiB gave 463 / 464 / 261 MB/s here and 76 / 88 /
-//     201 MB/s with go-nfs alone; earlier runs 671 / 863 / 609 vs 217 /
-//     276 / 112. go-nfs allocates a zeroed buffer per READ and copies
+//     201 MB/s with go-nfs alone; other runs 671 / 863 / 609 vs 217 /
+//     276 / 112, and at a lower load (~9) 1045 / 1030 / 905 vs 175 / 173
+//     / 192. go-nfs allocates a zeroed buffer per READ and copies
 //     every byte four times; alone it stays below the NFS read goal
 //     (>= 250 MB/s), so the READ path stays.
 //
