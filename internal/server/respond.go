@@ -180,7 +180,7 @@ func (s *Server) badRequest(w http.ResponseWriter, code wire.Code, msg string) {
 // ServeHTTP checks auth, then routes. Unknown routes (404) and wrong
 // methods (405) get the JSON envelope in full mode.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
+	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) && !s.previewAuthorized(r) {
 		writeError(w, wire.CodeUnauthorized, "Unauthorized")
 		return
 	}

@@ -51,6 +51,12 @@ func (s *Server) routes() {
 	handle("POST "+p+"/sandboxes/{id}/pty/{pty_id}/resize", s.handlePTYResize)
 	handle("DELETE "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYKill)
 
+	if fullMode(s) {
+		handle("GET "+p+"/sandboxes/{id}/ports/{port}/connect", s.handlePortConnect)
+		handle(p+"/sandboxes/{id}/ports/{port}/http/{path...}", s.handlePortHTTP)
+		handle("GET "+p+"/sandboxes/{id}/ports/{port}/url", s.handlePortURL)
+	}
+
 	s.features = s.enabledFeatures()
 }
 
@@ -66,6 +72,7 @@ var featureTable = []struct {
 	{wire.FeatureFilesRaw, fullMode},
 	{wire.FeatureProcessStream, fullMode},
 	{wire.FeaturePTY, fullMode},
+	{wire.FeaturePorts, fullMode},
 }
 
 // fullMode reports whether the server runs outside base mode.
