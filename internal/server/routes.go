@@ -35,6 +35,8 @@ func (s *Server) routes() {
 	if !s.cfg.BaseMode { // upstream has no raw file routes
 		handle("GET "+p+"/workspaces/{id}/files/raw", s.handleRawRead)
 		handle("PUT "+p+"/workspaces/{id}/files/raw", s.handleRawWrite)
+		handle("GET "+p+"/workspaces/{id}/files/archive", s.handleArchiveGet)
+		handle("PUT "+p+"/workspaces/{id}/files/archive", s.handleArchivePut)
 	}
 
 	handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
@@ -73,6 +75,7 @@ var featureTable = []struct {
 	{wire.FeatureProcessStream, fullMode},
 	{wire.FeaturePTY, fullMode},
 	{wire.FeaturePorts, fullMode},
+	{wire.FeatureFilesArchive, fullMode},
 }
 
 // fullMode reports whether the server runs outside base mode.
