@@ -203,6 +203,8 @@ func (x *extractor) entry(h *tar.Header, body io.Reader) error {
 			return fmt.Errorf("%w: %q replaces an earlier entry: %v", ErrBadArchive, h.Name, err)
 		}
 		delete(x.seen, name)
+	} else if !x.o.Overwrite && !isDir {
+		// O_EXCL (files), EEXIST (links) find an existing name.
 	} else if fi, err := x.root.Lstat(full); err == nil {
 		switch {
 		case fi.IsDir() && isDir:
