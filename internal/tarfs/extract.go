@@ -32,8 +32,9 @@ const MaxNameLen = 4096
 // ExtractOptions configures Extract. A nil *ExtractOptions is all
 // defaults.
 type ExtractOptions struct {
-	// Chown, when set, is called for every created entry (a path inside
-	// the root): the server gives them to the sandbox uid.
+	// Chown, when set, is called for every created entry, named by a
+	// path inside the given root (the Extract root or a Root on one of
+	// its directories): the server gives them to the sandbox uid.
 	Chown func(root *os.Root, name string) error
 	// Overwrite lets entries replace existing files and symlinks (never
 	// written through: they are removed first) in a directory that was
@@ -88,6 +89,7 @@ func Extract(root *os.Root, dir string, r io.Reader, o *ExtractOptions) (Stats, 
 		src = gz
 	}
 	x := &extractor{root: root, dir: dir, o: o, seen: map[string]byte{}, st: &st}
+	defer x.closeParent()
 	tr := tar.NewReader(src)
 	for {
 		h, err := tr.Next()
@@ -126,6 +128,9 @@ type extractor struct {
 	seen map[string]byte // cleaned entry name -> kind created
 	dirs []dirMeta
 	st   *Stats
+
+	sub    *os.Root // the directory of the last file (parent)
+	subDir string
 }
 
 // CleanName returns the cleaned relative form of a tar entry name ("" for
@@ -203,8 +208,9 @@ func (x *extractor) entry(h *tar.Header, body io.Reader) error {
 			return fmt.Errorf("%w: %q replaces an earlier entry: %v", ErrBadArchive, h.Name, err)
 		}
 		delete(x.seen, name)
-	} else if !x.o.Overwrite && !isDir {
-		// O_EXCL (files), EEXIST (links) find an existing name.
+	} else if !isDir && (!x.o.Overwrite || h.Typeflag == tar.TypeReg || h.Typeflag == '\x00') {
+		// O_EXCL finds an existing file (file replaces it when
+		// Overwrite), EEXIST an existing link.
 	} else if fi, err := x.root.Lstat(full); err == nil {
 		switch {
 		case fi.IsDir() && isDir:
@@ -294,7 +300,21 @@ func (x *extractor) parents(name string) error {
 }
 
 func (x *extractor) file(h *tar.Header, full, name string, body io.Reader) error {
-	f, err := x.root.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	dir, base, err := x.parent(full)
+	if err != nil {
+		return err
+	}
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	f, err := dir.OpenFile(base, flags, 0o600)
+	if err != nil && x.o.Overwrite && errors.Is(err, fs.ErrExist) {
+		// Replace a file or symlink, never write through it.
+		if fi, lerr := dir.Lstat(base); lerr == nil && !fi.IsDir() {
+			if err := dir.Remove(base); err != nil {
+				return err
+			}
+			f, err = dir.OpenFile(base, flags, 0o600)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -318,11 +338,44 @@ func (x *extractor) file(h *tar.Header, full, name string, body io.Reader) error
 		x.o.OnData(n)
 	}
 	if !h.ModTime.IsZero() {
-		if err := x.root.Chtimes(full, h.ModTime, h.ModTime); err != nil {
+		if err := dir.Chtimes(base, h.ModTime, h.ModTime); err != nil {
 			return err
 		}
 	}
-	return x.chown(full)
+	if x.o.Chown == nil {
+		return nil
+	}
+	return x.o.Chown(dir, base)
+}
+
+// parent returns an os.Root on the directory of full (a path in x.root)
+// and full's last element. The last one is kept open: entries come
+// grouped by directory, and one-element names spare os.Root a walk of
+// every component per call. The parents of full were checked to be
+// directories (parents), and a Root on a directory stays confined to it.
+func (x *extractor) parent(full string) (*os.Root, string, error) {
+	dir, base := path.Split(full)
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" {
+		dir = "."
+	}
+	if x.sub != nil && x.subDir == dir {
+		return x.sub, base, nil
+	}
+	x.closeParent()
+	sub, err := x.root.OpenRoot(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	x.sub, x.subDir = sub, dir
+	return sub, base, nil
+}
+
+func (x *extractor) closeParent() {
+	if x.sub != nil {
+		x.sub.Close()
+		x.sub, x.subDir = nil, ""
+	}
 }
 
 func (x *extractor) chown(full string) error {
