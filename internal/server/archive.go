@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"strings"
 	"syscall"
 
 	"github.com/elevo/workspace-sdk-go/internal/tarfs"
@@ -66,7 +67,12 @@ func (s *Server) handleArchiveGet(w http.ResponseWriter, r *http.Request) {
 		out = zw
 	}
 	bw := bufio.NewWriterSize(out, archiveBuffer)
-	err = tarfs.WriteTree(bw, wf.Root, rel, nil)
+	// The staging directories of concurrent PUTs are not part of the
+	// workspace's tree.
+	skip := func(p string) bool {
+		return path.Clean(rel) == "." && strings.HasPrefix(p, archiveStagePrefix) && !strings.Contains(p, "/")
+	}
+	err = tarfs.WriteTree(bw, wf.Root, rel, &tarfs.WriteOptions{Skip: skip})
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -180,6 +180,17 @@ func TestWriteTreeSkipsSpecial(t *testing.T) {
 	if strings.Join(names, ",") != "f" {
 		t.Fatalf("entries %v", names)
 	}
+
+	// Skip leaves out a name and everything under a directory.
+	os.MkdirAll(filepath.Join(src, "skipped/sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "skipped/sub/x"), []byte("x"), 0o644)
+	buf.Reset()
+	if err := WriteTree(&buf, r, ".", &WriteOptions{Skip: func(p string) bool { return p == "skipped" || p == "f" }}); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := tar.NewReader(&buf).Next(); err == nil {
+		t.Fatalf("skipped entry %q written", h.Name)
+	}
 }
 
 // hostile are archives Extract must refuse with ErrUnsafe.

@@ -14,6 +14,9 @@ import (
 type WriteOptions struct {
 	// OnFile, when set, is called after each regular file with its size.
 	OnFile func(size int64)
+	// Skip, when set, leaves out the entry p (relative to the tree's
+	// top) and, for a directory, everything under it.
+	Skip func(p string) bool
 }
 
 // WriteTree writes a tar of dir (a path inside root) to w. Entry names are
@@ -50,6 +53,12 @@ func WriteTree(w io.Writer, root *os.Root, dir string, o *WriteOptions) error {
 			return err
 		}
 		if p == "." {
+			return nil
+		}
+		if o.Skip != nil && o.Skip(p) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
 			return nil
 		}
 		switch t := d.Type(); {
