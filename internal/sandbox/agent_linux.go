@@ -203,6 +203,9 @@ func (a *agent) handle(r *request, fds []int) {
 	case opSignal:
 		closeFDs(fds)
 		a.signal(r)
+	case opDial:
+		closeFDs(fds)
+		go a.dial(r)
 	case opKillGroup:
 		closeFDs(fds)
 		if r.PID > 1 && r.PID != os.Getpid() {

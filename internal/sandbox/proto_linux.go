@@ -55,6 +55,7 @@ type request struct {
 	Rows  int      `json:"rows,omitempty"`
 	PID   int      `json:"pid,omitempty"`
 	Sig   int      `json:"sig,omitempty"`
+	Port  int      `json:"port,omitempty"` // opDial (dial_linux.go)
 }
 
 type message struct {

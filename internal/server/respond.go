@@ -179,7 +179,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !isRawUpload(r) {
 		bodyDeadline(w, r, s.cfg.BodyTimeout)
 	}
-	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) {
+	if s.apiKey != nil && r.URL.Path != "/api/v1/health" && !s.authorized(r) && !s.previewAuthorized(r) {
 		writeError(w, wire.CodeUnauthorized, "Unauthorized")
 		return
 	}

@@ -35,6 +35,8 @@ func (s *Server) routes() {
 	if !s.cfg.BaseMode { // upstream has no raw file routes
 		handle("GET "+p+"/workspaces/{id}/files/raw", s.handleRawRead)
 		handle("PUT "+p+"/workspaces/{id}/files/raw", s.handleRawWrite)
+		handle("GET "+p+"/workspaces/{id}/files/archive", s.handleArchiveGet)
+		handle("PUT "+p+"/workspaces/{id}/files/archive", s.handleArchivePut)
 	}
 
 	handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
@@ -52,6 +54,12 @@ func (s *Server) routes() {
 	handle("POST "+p+"/sandboxes/{id}/pty/{pty_id}/resize", s.handlePTYResize)
 	handle("DELETE "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYKill)
 
+	if fullMode(s) {
+		handle("GET "+p+"/sandboxes/{id}/ports/{port}/connect", s.handlePortConnect)
+		handle(p+"/sandboxes/{id}/ports/{port}/http/{path...}", s.handlePortHTTP)
+		handle("GET "+p+"/sandboxes/{id}/ports/{port}/url", s.handlePortURL)
+	}
+
 	s.features = s.enabledFeatures()
 }
 
@@ -67,6 +75,8 @@ var featureTable = []struct {
 	{wire.FeatureFilesRaw, fullMode},
 	{wire.FeatureProcessStream, fullMode},
 	{wire.FeaturePTY, fullMode},
+	{wire.FeaturePorts, fullMode},
+	{wire.FeatureFilesArchive, fullMode},
 }
 
 // fullMode reports whether the server runs outside base mode.
