@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -34,6 +35,7 @@ type Manager struct {
 	// dynamically linked agent, for sandboxes with a Spec.RootFS.
 	agentLoader string
 	agentLibs   []libBind
+	cg          *cgroupHost // controllers for Spec.Limits
 
 	mu     sync.Mutex
 	boxes  map[*Sandbox]struct{}
@@ -97,6 +99,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		agentDir: dir, agentPath: filepath.Join(dir, "agent"), etcDir: filepath.Join(dir, "etc"),
 		asRoot: serverIsRoot(),
 		boxes:  map[*Sandbox]struct{}{},
+		cg:     newCgroupHost(cfg.Logger),
 	}
 	err = os.Chmod(dir, 0o755)
 	if err == nil {
@@ -194,6 +197,18 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		return nil, errors.New("sandbox: manager closed")
 	}
 	m.mu.Unlock()
+	cg, err := m.newCgroup(&spec)
+	if err != nil {
+		return nil, err
+	}
+	var blockR, blockW *os.File
+	if cg != nil {
+		if blockR, blockW, err = os.Pipe(); err != nil {
+			cg.remove()
+			return nil, err
+		}
+		args = append([]string{"--block-fd", strconv.Itoa(blockFD)}, args...)
+	}
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -205,6 +220,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	srvFile.Close()
 	if err != nil {
 		agentEnd.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, fmt.Errorf("sandbox: control socket: %w", err)
 	}
 	conn := c.(*net.UnixConn)
@@ -212,6 +228,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	if err != nil {
 		agentEnd.Close()
 		conn.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, err
 	}
 
@@ -224,14 +241,18 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		readerOK: make(chan struct{}),
 		stderr:   &headBuffer{max: 8 << 10},
 		env:      mergeEnv(map[string]string{"PATH": DefaultPath, "HOME": DefaultHome}, spec.Env),
+		cg:       cg,
 	}
 	hello := make(chan *message, 1)
 	s.pending[0] = hello
 
 	cmd := exec.Command(m.bwrap, args...)
 	cmd.ExtraFiles = []*os.File{agentEnd, infoW}
+	if cg != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, blockR)
+	}
 	cmd.Stderr = s.stderr
-	cmd.SysProcAttr = m.sysProcAttr()
+	cmd.SysProcAttr = m.sysProcAttrFor(&spec)
 	cmd.Env = []string{}
 	err = cmd.Start()
 	agentEnd.Close()
@@ -239,7 +260,11 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	if err != nil {
 		conn.Close()
 		infoR.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, fmt.Errorf("sandbox: start bwrap: %w", err)
+	}
+	if blockR != nil {
+		blockR.Close()
 	}
 	s.cmd = cmd
 	m.mu.Lock()
@@ -260,6 +285,9 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 				s.pidfd = fd
 				s.pidMu.Unlock()
 			}
+		}
+		if cg != nil {
+			s.enterCgroup(info.ChildPID, blockW)
 		}
 	}()
 	go s.readLoop()
