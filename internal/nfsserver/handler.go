@@ -148,6 +148,13 @@ func (h *handler) export(id, dir string) (*export, error) {
 	e := &export{id: id, dir: dir, root: root}
 	_, _ = rand.Read(e.key[:])
 	e.fs = &rootFS{exp: e, root: root, uid: h.uid, gid: h.gid}
+	if h.uid >= 0 { // what clients create belongs to the workspace's own uid
+		if st, err := root.Stat("."); err == nil {
+			if u, g := ownerOf(st); u >= 0 {
+				e.fs.uid, e.fs.gid = u, g
+			}
+		}
+	}
 	h.exports[id] = e
 	return e, nil
 }

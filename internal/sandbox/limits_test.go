@@ -43,11 +43,11 @@ func TestCgroupV2FakeTree(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(own, "cgroup.subtree_control")); !strings.Contains(string(b), "+memory") {
 		t.Fatalf("own subtree_control %q", b)
 	}
-	cg, err := h.create("sbx/1", Limits{MemoryBytes: 64 << 20, Pids: 64, CPUs: 0.5})
+	_, err = h.create("sbx/1", Limits{MemoryBytes: 64 << 20, Pids: 64, CPUs: 0.5})
 	if err == nil {
 		t.Fatal("an id with a slash made a nested cgroup")
 	}
-	cg, err = h.create("sbx-1", Limits{MemoryBytes: 64 << 20, Pids: 64, CPUs: 0.5})
+	cg, err := h.create("sbx-1", Limits{MemoryBytes: 64 << 20, Pids: 64, CPUs: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}

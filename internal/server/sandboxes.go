@@ -33,6 +33,7 @@ type sandboxEntry struct {
 	mu      sync.Mutex
 	rec     store.Sandbox  // guarded by mu
 	rt      SandboxRuntime // live runtime while running/stopping; guarded by mu
+	res     *resourcesJSON // effective resources, nil when none
 	ended   chan struct{}  // closed by the watcher after its bookkeeping
 	removed bool           // deleted: the watcher must not persist it
 }
@@ -49,6 +50,7 @@ type sandboxJSON struct {
 	UpdatedAt    time.Time         `json:"updated_at"`
 	Timeout      *int64            `json:"timeout"`
 	ErrorMessage *string           `json:"error_message"`
+	Resources    *resourcesJSON    `json:"resources,omitempty"`
 }
 
 // json returns the wire form of e; the caller holds e.mu.
@@ -60,7 +62,7 @@ func (e *sandboxEntry) json() *sandboxJSON {
 	return &sandboxJSON{
 		ID: e.rec.ID, WorkspaceID: e.rec.WorkspaceID, Name: e.rec.Name, Template: e.rec.Template,
 		State: e.rec.State, Env: env, Metadata: e.rec.Metadata, CreatedAt: e.rec.CreatedAt,
-		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage,
+		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage, Resources: e.res,
 	}
 }
 
@@ -135,6 +137,7 @@ type createSandboxRequest struct {
 	Env         map[string]string `json:"env"`
 	Metadata    json.RawMessage   `json:"metadata"`
 	Timeout     *int64            `json:"timeout"`
+	Resources   *resourcesJSON    `json:"resources"`
 }
 
 func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
@@ -167,8 +170,14 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 		writeError(w, wire.CodeTemplateNotFound, "Template not found: "+tmpl)
 		return
 	}
+	limits, res, rerr := s.resolveResources(req.Resources)
+	if rerr != nil {
+		writeError(w, rerr.code, rerr.msg)
+		return
+	}
 	t := now()
 	e := &sandboxEntry{
+		res: res,
 		rec: store.Sandbox{
 			ID: newID(), WorkspaceID: *req.WorkspaceID, Name: req.Name, Template: tmpl, State: stateStarting,
 			Env: req.Env, Metadata: meta, CreatedAt: t, UpdatedAt: t, Timeout: req.Timeout,
@@ -204,7 +213,8 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	env["WORKSPACE_SANDBOX_ID"] = e.rec.ID
 	env["WORKSPACE_WORKSPACE_ID"] = e.rec.WorkspaceID
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StartTimeout)
-	rt, err := s.rt.Start(ctx, SandboxSpec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env})
+	uid, gid := s.workspaceOwner(ws.rec.ID)
+	rt, err := s.rt.Start(ctx, SandboxSpec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env, Limits: limits, UID: uid, GID: gid})
 	cancel()
 	if err != nil {
 		e.mu.Lock()
