@@ -67,7 +67,7 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		maxSbx    = flag.Int("max-sandboxes", envInt("WORKSPACE_MAX_SANDBOXES", 0), "maximum live sandboxes, 0 = no limit (WORKSPACE_MAX_SANDBOXES)")
 		uid       = flag.Int("sandbox-uid", envInt("WORKSPACE_SANDBOX_UID", 100000), "host uid of sandbox processes when run as root (WORKSPACE_SANDBOX_UID)")
 		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
-		uidRange  = flag.String("uid-range", env("WORKSPACE_UID_RANGE", "single"), "host uids for sandboxes when run as root: START:COUNT gives each workspace its own uid, \"single\" runs all as -sandbox-uid (WORKSPACE_UID_RANGE)")
+		uidRange  = flag.String("uid-range", env("WORKSPACE_UID_RANGE", "100000:65536"), "host uids for sandboxes when run as root: START:COUNT gives each workspace its own uid, \"single\" runs all as -sandbox-uid (WORKSPACE_UID_RANGE)")
 		res       = resourceFlags(flag)
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
