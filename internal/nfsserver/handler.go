@@ -65,6 +65,7 @@ type hentry struct {
 type handler struct {
 	resolve  Resolver
 	uid, gid int
+	ownerOf  func(workspaceID string) (uid, gid int)
 	log      *slog.Logger
 	key      [32]byte
 	limit    int
@@ -82,6 +83,7 @@ func newHandler(cfg Config, limit int) *handler {
 		resolve: cfg.Resolve,
 		uid:     cfg.UID,
 		gid:     cfg.GID,
+		ownerOf: cfg.OwnerOf,
 		log:     cfg.Logger,
 		limit:   limit,
 		exports: make(map[string]*export),
@@ -148,12 +150,8 @@ func (h *handler) export(id, dir string) (*export, error) {
 	e := &export{id: id, dir: dir, root: root}
 	_, _ = rand.Read(e.key[:])
 	e.fs = &rootFS{exp: e, root: root, uid: h.uid, gid: h.gid}
-	if h.uid >= 0 { // what clients create belongs to the workspace's own uid
-		if st, err := root.Stat("."); err == nil {
-			if u, g := ownerOf(st); u >= 0 {
-				e.fs.uid, e.fs.gid = u, g
-			}
-		}
+	if h.uid >= 0 && h.ownerOf != nil {
+		e.fs.uid, e.fs.gid = h.ownerOf(id)
 	}
 	h.exports[id] = e
 	return e, nil

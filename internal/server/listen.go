@@ -79,7 +79,7 @@ func Listen(cfg Config) (*Instance, error) {
 		if s.chown {
 			uid, gid = s.cfg.UID, s.cfg.GID
 		}
-		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, Logger: cfg.Logger})
+		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, OwnerOf: s.workspaceOwner, Logger: cfg.Logger})
 		in.wg.Add(1)
 		go func() {
 			defer in.wg.Done()
