@@ -23,7 +23,7 @@ func limitsConfig(c *Config) {
 // unenforceable (disk_mb) is 400/1002.
 func TestResourcesCreate(t *testing.T) {
 	ts, sid := newRealServer(t, limitsConfig)
-	if c := ts.runtimeControls(); c.Memory != c.Pids || !c.CPU {
+	if c := ts.runtimeControls(); !c.Memory || !c.Pids || !c.CPU {
 		t.Skipf("this host has no usable cgroup controllers (%+v)", c)
 	}
 	got := ts.want(ts.do("GET", "/api/v1/sandboxes/"+sid, nil), 200, 0)["resources"]
@@ -187,5 +187,29 @@ func TestParseUIDRange(t *testing.T) {
 	r := UIDRange{Start: 100000, Count: 10}
 	if u := r.For("abc"); u != r.For("abc") || u < 100000 || u >= 100010 {
 		t.Errorf("For: %d", u)
+	}
+}
+
+// TestResourcesSurviveRestart: the effective resources are stored with
+// the sandbox record and still echoed after a restart.
+func TestResourcesSurviveRestart(t *testing.T) {
+	dir, err := os.MkdirTemp("", "srvtest-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o711)
+	real := func(c *Config) { limitsConfig(c); c.Runtime = nil }
+	ts := newTestServer(t, dir, real)
+	if c := ts.runtimeControls(); !c.Memory || !c.Pids || !c.CPU {
+		t.Skipf("this host has no usable cgroup controllers (%+v)", c)
+	}
+	ws := ts.createWorkspace()
+	id := ts.createSandbox(ws, map[string]any{"resources": map[string]any{"pids": 100}})["id"].(string)
+	ts.Close()
+	ts = newTestServer(t, dir, real)
+	got := ts.want(ts.do("GET", "/api/v1/sandboxes/"+id, nil), 200, 0)
+	if want := map[string]any{"cpus": 1.0, "memory_mb": 256.0, "pids": 100.0}; got["state"] != "stopped" || !equalJSON(got["resources"], want) {
+		t.Fatalf("after restart: %v", got)
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -54,10 +55,11 @@ type resourceError struct {
 }
 
 // resolveResources applies the defaults and maxima to req and returns
-// the sandbox's limits and their wire echo (nil when none). A value the
+// the sandbox's limits and their wire echo (a JSON object, nil when
+// none), which is stored with the sandbox record. A value the
 // runtime cannot enforce, or disk_mb, is refused (400/1002) rather than
 // pretended; over a maximum is 429/2005.
-func (s *Server) resolveResources(req *resourcesJSON) (sandbox.Limits, *resourcesJSON, *resourceError) {
+func (s *Server) resolveResources(req *resourcesJSON) (sandbox.Limits, json.RawMessage, *resourceError) {
 	ctl := s.runtimeControls()
 	rl := s.cfg.Resources
 	if req == nil {
@@ -125,7 +127,11 @@ func (s *Server) resolveResources(req *resourcesJSON) (sandbox.Limits, *resource
 	if l.IsZero() {
 		return l, nil, nil
 	}
-	return l, &out, nil
+	echo, err := json.Marshal(&out)
+	if err != nil {
+		return l, nil, &resourceError{wire.CodeInternal, err.Error()}
+	}
+	return l, echo, nil
 }
 
 // logUnenforcedDefaults says once, at start, which configured defaults

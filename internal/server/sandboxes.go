@@ -33,7 +33,6 @@ type sandboxEntry struct {
 	mu      sync.Mutex
 	rec     store.Sandbox  // guarded by mu
 	rt      SandboxRuntime // live runtime while running/stopping; guarded by mu
-	res     *resourcesJSON // effective resources, nil when none
 	ended   chan struct{}  // closed by the watcher after its bookkeeping
 	removed bool           // deleted: the watcher must not persist it
 }
@@ -50,7 +49,7 @@ type sandboxJSON struct {
 	UpdatedAt    time.Time         `json:"updated_at"`
 	Timeout      *int64            `json:"timeout"`
 	ErrorMessage *string           `json:"error_message"`
-	Resources    *resourcesJSON    `json:"resources,omitempty"`
+	Resources    json.RawMessage   `json:"resources,omitempty"`
 }
 
 // json returns the wire form of e; the caller holds e.mu.
@@ -62,7 +61,7 @@ func (e *sandboxEntry) json() *sandboxJSON {
 	return &sandboxJSON{
 		ID: e.rec.ID, WorkspaceID: e.rec.WorkspaceID, Name: e.rec.Name, Template: e.rec.Template,
 		State: e.rec.State, Env: env, Metadata: e.rec.Metadata, CreatedAt: e.rec.CreatedAt,
-		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage, Resources: e.res,
+		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage, Resources: e.rec.Resources,
 	}
 }
 
@@ -177,10 +176,9 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	}
 	t := now()
 	e := &sandboxEntry{
-		res: res,
 		rec: store.Sandbox{
 			ID: newID(), WorkspaceID: *req.WorkspaceID, Name: req.Name, Template: tmpl, State: stateStarting,
-			Env: req.Env, Metadata: meta, CreatedAt: t, UpdatedAt: t, Timeout: req.Timeout,
+			Env: req.Env, Metadata: meta, CreatedAt: t, UpdatedAt: t, Timeout: req.Timeout, Resources: res,
 		},
 		ended: make(chan struct{}),
 	}
