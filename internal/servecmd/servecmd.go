@@ -79,6 +79,9 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 	if err != nil {
 		return err
 	}
+	if res.DefaultMemoryMB < 0 || res.MaxMemoryMB < 0 || res.DefaultPids < 0 || res.MaxPids < 0 || res.DefaultCPUs < 0 || res.MaxCPUs < 0 {
+		return fmt.Errorf("sandbox resource defaults and maxima must be 0 (none) or more")
+	}
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
 	}

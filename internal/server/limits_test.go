@@ -213,3 +213,26 @@ func TestResourcesSurviveRestart(t *testing.T) {
 		t.Fatalf("after restart: %v", got)
 	}
 }
+
+// TestMemoryOOMStaysInside (issue 9 row 2 through the API): 200 MB into
+// /dev/shm of a memory_mb=64 sandbox does not fit; the OOM kill stays in
+// that sandbox, and the server and another sandbox keep going.
+func TestMemoryOOMStaysInside(t *testing.T) {
+	ts, other := newRealServer(t, limitsConfig)
+	if !ts.runtimeControls().Memory {
+		t.Skip("no usable memory cgroup on this host")
+	}
+	ws := ts.createWorkspace()
+	small := ts.createSandbox(ws, map[string]any{"resources": map[string]any{"memory_mb": 64}})["id"].(string)
+	r := ts.do("POST", "/api/v1/sandboxes/"+small+"/process/run", map[string]any{"command": "sh",
+		"args": []string{"-c", "head -c 200000000 /dev/zero > /dev/shm/fill && echo wrote-all"}})
+	if r.status == 200 && r.json(t)["exit_code"] == 0.0 {
+		t.Fatalf("200 MB written under memory_mb=64: %s", r.body)
+	}
+	t.Logf("hog: %d %s", r.status, r.body)
+	ts.want(ts.do("GET", "/api/v1/health", nil), 200, 0)
+	m := ts.want(ts.do("POST", "/api/v1/sandboxes/"+other+"/process/run", map[string]any{"command": "echo", "args": []string{"alive"}}), 200, 0)
+	if m["stdout"] != "alive\n" {
+		t.Fatalf("other sandbox: %v", m)
+	}
+}
