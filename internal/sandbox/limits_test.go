@@ -242,7 +242,7 @@ func firstLine(b []byte) string {
 
 // TestLimitsCPU (issue 9 row 7): two busy loops in a sandbox with
 // cpus=0.5 are throttled, and another sandbox's `true` keeps its p50
-// within 2x of its idle baseline (plus a margin for this shared machine).
+// within 2x of its idle baseline (plus 50 ms for this shared machine).
 func TestLimitsCPU(t *testing.T) {
 	hog := limitedSandbox(t, Limits{CPUs: 0.5}, 0)
 	other := startSandbox(t, "", nil)
@@ -258,12 +258,15 @@ func TestLimitsCPU(t *testing.T) {
 	}
 	base := p50()
 	// setsid: hogs in their own sessions escape autogroup fairness.
-	loop := `setsid timeout 3 sh -c 'while :; do :; done'`
+	// Bounded: the loops end after 10 s at the latest, and the test
+	// stops the sandbox as soon as it has measured.
+	loop := `setsid timeout 10 sh -c 'while :; do :; done'`
 	p, err := hog.Start(context.Background(), ExecRequest{Command: "sh", Args: []string{"-c", loop + " & " + loop + " & wait"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() {
+		hog.Stop(0)
 		p.Stdout.Close()
 		p.Stderr.Close()
 		p.Wait()
@@ -278,7 +281,7 @@ func TestLimitsCPU(t *testing.T) {
 	})
 	busy := p50()
 	t.Logf("true p50: idle %v, next to a cpus=0.5 hog %v", base, busy)
-	if busy > 2*base+20*time.Millisecond {
+	if busy > 2*base+50*time.Millisecond {
 		t.Errorf("true p50 %v next to the hog, idle %v", busy, base)
 	}
 }
