@@ -66,6 +66,7 @@ type handler struct {
 	resolve   Resolver
 	exportKey []byte
 	uid, gid  int
+	ownerOf   func(workspaceID string) (uid, gid int)
 	log       *slog.Logger
 	key       [32]byte
 	limit     int
@@ -84,6 +85,7 @@ func newHandler(cfg Config, limit int) *handler {
 		exportKey: cfg.ExportKey,
 		uid:       cfg.UID,
 		gid:       cfg.GID,
+		ownerOf:   cfg.OwnerOf,
 		log:       cfg.Logger,
 		limit:     limit,
 		exports:   make(map[string]*export),
@@ -155,6 +157,9 @@ func (h *handler) export(id, dir string) (*export, error) {
 	e := &export{id: id, dir: dir, root: root}
 	_, _ = rand.Read(e.key[:])
 	e.fs = &rootFS{exp: e, root: root, uid: h.uid, gid: h.gid}
+	if h.uid >= 0 && h.ownerOf != nil {
+		e.fs.uid, e.fs.gid = h.ownerOf(id)
+	}
 	h.exports[id] = e
 	return e, nil
 }

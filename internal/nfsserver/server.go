@@ -46,6 +46,10 @@ type Config struct {
 	// when it runs as root (the sandbox uid). 0 means the default 100000;
 	// -1 leaves them owned by the server. Ignored when not running as root.
 	UID, GID int
+	// OwnerOf, when set, gives the owner of what the server creates per
+	// workspace (one host uid per workspace), overriding UID and GID.
+	// Ignored when not running as root.
+	OwnerOf func(workspaceID string) (uid, gid int)
 	// Logger receives server logs; default slog.Default(). go-nfs's own
 	// (process-wide) logs are routed to the first Server's Logger at debug level.
 	Logger *slog.Logger

@@ -80,6 +80,8 @@ type Spec struct {
 	WorkspaceDir string            // host directory bound read-write at /workspace
 	RootFS       string            // "" = host-root layout (read-only /usr etc.); else a root filesystem directory
 	Env          map[string]string // environment of every process (the server includes WORKSPACE_* vars)
+	Limits       Limits            // cgroup limits; zero = none (ErrLimitsUnsupported when not enforceable)
+	UID, GID     int               // host ids when the server is root (one per workspace); 0 = Config.UID/GID
 }
 
 // ExecRequest is one command to run inside a sandbox. No shell: Command is argv[0].

@@ -37,6 +37,7 @@ type Manager struct {
 	agentLoader string
 	agentLibs   []libBind
 	seccomp     []byte // the seccomp filter (see seccomp_linux.go)
+	cg          *cgroupHost // controllers for Spec.Limits
 
 	mu     sync.Mutex
 	boxes  map[*Sandbox]struct{}
@@ -109,6 +110,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		agentDir: dir, agentPath: filepath.Join(dir, "agent"), etcDir: filepath.Join(dir, "etc"),
 		asRoot: serverIsRoot(),
 		boxes:  map[*Sandbox]struct{}{},
+		cg:     newCgroupHost(cfg.Logger),
 	}
 	err = os.Chmod(dir, 0o755)
 	if err == nil {
@@ -199,17 +201,12 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		return nil, fmt.Errorf("sandbox: workspace dir %s is not a directory", spec.WorkspaceDir)
 	}
 	// bwrap's descriptors: ExtraFiles 3 control socket, 4 info, 5
-	// options (--args), 6 seccomp filter.
+	// options (--args), 6 seccomp filter, 7 the --block-fd pipe (limits).
 	const infoFD, argsFD, seccompFD = 4, 5, 6
 	opts, argv, err := m.bwrapArgs(&spec, infoFD, seccompFD)
 	if err != nil {
 		return nil, err
 	}
-	optsFile, err := dataFile("bwrap-args", []byte(strings.Join(opts, "\x00")+"\x00"))
-	if err != nil {
-		return nil, err
-	}
-	defer optsFile.Close()
 	filterFile, err := dataFile("seccomp", m.seccomp)
 	if err != nil {
 		return nil, err
@@ -221,6 +218,24 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		return nil, errors.New("sandbox: manager closed")
 	}
 	m.mu.Unlock()
+	cg, err := m.newCgroup(&spec)
+	if err != nil {
+		return nil, err
+	}
+	var blockR, blockW *os.File
+	if cg != nil {
+		if blockR, blockW, err = os.Pipe(); err != nil {
+			cg.remove()
+			return nil, err
+		}
+		opts = append([]string{"--block-fd", strconv.Itoa(blockFD)}, opts...)
+	}
+	optsFile, err := dataFile("bwrap-args", []byte(strings.Join(opts, "\x00")+"\x00"))
+	if err != nil {
+		closeStartFiles(cg, blockR, blockW)
+		return nil, err
+	}
+	defer optsFile.Close()
 
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -232,6 +247,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	srvFile.Close()
 	if err != nil {
 		agentEnd.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, fmt.Errorf("sandbox: control socket: %w", err)
 	}
 	conn := c.(*net.UnixConn)
@@ -239,6 +255,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	if err != nil {
 		agentEnd.Close()
 		conn.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, err
 	}
 
@@ -251,14 +268,19 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		readerOK: make(chan struct{}),
 		stderr:   &headBuffer{max: 8 << 10},
 		env:      mergeEnv(map[string]string{"PATH": DefaultPath, "HOME": DefaultHome}, spec.Env),
+		cg:       cg,
 	}
 	hello := make(chan *message, 1)
 	s.pending[0] = &pendingCall{ch: hello, op: opHello}
 
-	cmd := exec.Command(m.bwrap, append([]string{"--args", strconv.Itoa(argsFD)}, argv...)...)
+	cmd := exec.Command(m.bwrap, "--args", strconv.Itoa(argsFD))
+	cmd.Args = append(cmd.Args, argv...)
 	cmd.ExtraFiles = []*os.File{agentEnd, infoW, optsFile, filterFile}
+	if cg != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, blockR)
+	}
 	cmd.Stderr = s.stderr
-	cmd.SysProcAttr = m.sysProcAttr()
+	cmd.SysProcAttr = m.sysProcAttrFor(&spec)
 	cmd.Env = []string{}
 	err = cmd.Start()
 	agentEnd.Close()
@@ -266,7 +288,11 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	if err != nil {
 		conn.Close()
 		infoR.Close()
+		closeStartFiles(cg, blockR, blockW)
 		return nil, fmt.Errorf("sandbox: start bwrap: %w", err)
+	}
+	if blockR != nil {
+		blockR.Close()
 	}
 	s.cmd = cmd
 	m.mu.Lock()
@@ -287,6 +313,9 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 				s.pidfd = fd
 				s.pidMu.Unlock()
 			}
+		}
+		if cg != nil {
+			s.enterCgroup(info.ChildPID, blockW)
 		}
 	}()
 	go s.readLoop()

@@ -26,6 +26,7 @@ type Sandbox struct {
 	pidMu    sync.Mutex
 	pidfd    int // pidfd of childPID, 0 when unknown or closed
 	stderr   *headBuffer
+	cg       *sandboxCgroup // nil when Spec.Limits set none
 
 	mu      sync.Mutex
 	pending map[uint64]*pendingCall
@@ -61,6 +62,11 @@ func (s *Sandbox) waitLoop(infoDone chan struct{}) {
 		unix.Close(pidfd)
 		s.pidfd = 0
 		s.pidMu.Unlock()
+	}
+	if s.cg != nil {
+		if err := s.cg.remove(); err != nil {
+			s.m.log.Warn("sandbox cgroup not removed", "id", s.id, "err", err)
+		}
 	}
 	s.conn.Close()
 	<-s.readerOK

@@ -95,6 +95,8 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		maxSbx    = flag.Int("max-sandboxes", envInt("WORKSPACE_MAX_SANDBOXES", 0), "maximum live sandboxes, 0 = no limit (WORKSPACE_MAX_SANDBOXES)")
 		uid       = flag.Int("sandbox-uid", envInt("WORKSPACE_SANDBOX_UID", 100000), "host uid of sandbox processes when run as root (WORKSPACE_SANDBOX_UID)")
 		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
+		uidRange  = flag.String("uid-range", env("WORKSPACE_UID_RANGE", "100000:65536"), "host uids for sandboxes when run as root: START:COUNT gives each workspace its own uid, \"single\" runs all as -sandbox-uid (WORKSPACE_UID_RANGE)")
+		res       = resourceFlags(flag)
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
 		keyFile   = flag.String("api-key-file", env("WORKSPACE_API_KEY_FILE", ""), "read the API key from this file (first line); keeps it out of ps (WORKSPACE_API_KEY_FILE)")
@@ -119,6 +121,13 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 	)
 	if err := flag.Parse(args); err != nil {
 		return err
+	}
+	uids, err := server.ParseUIDRange(*uidRange)
+	if err != nil {
+		return err
+	}
+	if res.DefaultMemoryMB < 0 || res.MaxMemoryMB < 0 || res.DefaultPids < 0 || res.MaxPids < 0 || res.DefaultCPUs < 0 || res.MaxCPUs < 0 {
+		return fmt.Errorf("sandbox resource defaults and maxima must be 0 (none) or more")
 	}
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
@@ -174,6 +183,8 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		MaxUploadBytes: *maxUpload,
 		UID:            *uid,
 		GID:            *gid,
+		UIDRange:       uids,
+		Resources:      *res,
 		Logger:         logger,
 
 		MaxBodyBytes:        *maxBody,

@@ -88,7 +88,7 @@ func Listen(cfg Config) (*Instance, error) {
 				return nil, err
 			}
 		}
-		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, Logger: cfg.Logger, ExportKey: s.nfsKey})
+		in.nfs = nfsserver.New(nfsserver.Config{Resolve: s.WorkspaceDir, UID: uid, GID: gid, OwnerOf: s.workspaceOwner, Logger: cfg.Logger, ExportKey: s.nfsKey})
 		in.wg.Add(1)
 		go func() {
 			defer in.wg.Done()

@@ -40,5 +40,8 @@ func (b bwrapRuntime) Start(ctx context.Context, spec SandboxSpec) (SandboxRunti
 	return sb, nil
 }
 
+// Controls says which resource limits the runtime enforces.
+func (b bwrapRuntime) Controls() sandbox.Controls { return b.m.Controls() }
+
 // Close implements Runtime.
 func (b bwrapRuntime) Close() error { return b.m.Close() }

@@ -54,6 +54,7 @@ type sandboxJSON struct {
 	UpdatedAt    time.Time         `json:"updated_at"`
 	Timeout      *int64            `json:"timeout"`
 	ErrorMessage *string           `json:"error_message"`
+	Resources    json.RawMessage   `json:"resources,omitempty"`
 }
 
 // json returns the wire form of e; the caller holds e.mu.
@@ -65,7 +66,7 @@ func (e *sandboxEntry) json() *sandboxJSON {
 	return &sandboxJSON{
 		ID: e.rec.ID, WorkspaceID: e.rec.WorkspaceID, Name: e.rec.Name, Template: e.rec.Template,
 		State: e.rec.State, Env: env, Metadata: e.rec.Metadata, CreatedAt: e.rec.CreatedAt,
-		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage,
+		UpdatedAt: e.rec.UpdatedAt, Timeout: e.rec.Timeout, ErrorMessage: e.rec.ErrorMessage, Resources: e.rec.Resources,
 	}
 }
 
@@ -166,6 +167,7 @@ type createSandboxRequest struct {
 	Env         map[string]string `json:"env"`
 	Metadata    json.RawMessage   `json:"metadata"`
 	Timeout     *int64            `json:"timeout"`
+	Resources   *resourcesJSON    `json:"resources"`
 }
 
 func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
@@ -198,11 +200,16 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 		writeError(w, wire.CodeTemplateNotFound, "Template not found: "+tmpl)
 		return
 	}
+	limits, res, rerr := s.resolveResources(req.Resources)
+	if rerr != nil {
+		writeError(w, rerr.code, rerr.msg)
+		return
+	}
 	t := now()
 	e := &sandboxEntry{
 		rec: store.Sandbox{
 			ID: newID(), WorkspaceID: *req.WorkspaceID, Name: req.Name, Template: tmpl, State: stateStarting,
-			Env: req.Env, Metadata: meta, CreatedAt: t, UpdatedAt: t, Timeout: req.Timeout,
+			Env: req.Env, Metadata: meta, CreatedAt: t, UpdatedAt: t, Timeout: req.Timeout, Resources: res,
 		},
 		ended: make(chan struct{}),
 	}
@@ -247,7 +254,8 @@ func (s *Server) handleCreateSandbox(w http.ResponseWriter, r *http.Request) {
 	env["WORKSPACE_SANDBOX_ID"] = e.rec.ID
 	env["WORKSPACE_WORKSPACE_ID"] = e.rec.WorkspaceID
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StartTimeout)
-	rt, err := s.rt.Start(ctx, SandboxSpec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env})
+	uid, gid := s.workspaceOwner(ws.rec.ID)
+	rt, err := s.rt.Start(ctx, SandboxSpec{ID: e.rec.ID, WorkspaceDir: ws.dir, RootFS: rootfs, Env: env, Limits: limits, UID: uid, GID: gid})
 	cancel()
 	if err != nil {
 		e.mu.Lock()

@@ -69,6 +69,11 @@ type Config struct {
 	// server runs as root; files the server creates in workspaces are
 	// chowned to them. Default 100000.
 	UID, GID int
+	// UIDRange, when set, gives each workspace its own host uid (and
+	// gid) from the range instead of UID/GID; root servers only.
+	UIDRange UIDRange
+	// Resources are the defaults and maxima of sandbox resources.
+	Resources ResourceLimits
 	// StopGrace is the time between SIGTERM and SIGKILL on a graceful
 	// sandbox delete; default 2 s.
 	StopGrace time.Duration
@@ -286,6 +291,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.rt = rt
 	}
+	s.logUnenforcedDefaults()
 	s.routes()
 	return s, nil
 }

@@ -73,17 +73,6 @@ func (s *Server) workspaceJSON(e *workspaceEntry) *workspaceJSON {
 	return out
 }
 
-// makeWorkspaceDir creates dir (if needed) owned by the sandbox uid.
-func (s *Server) makeWorkspaceDir(dir string) error {
-	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
-		return err
-	}
-	if s.chown {
-		return os.Lchown(dir, s.cfg.UID, s.cfg.GID)
-	}
-	return nil
-}
-
 // workspace looks up the {id} path value; it writes 404/7001 and returns
 // nil when there is no such workspace.
 func (s *Server) workspace(w http.ResponseWriter, r *http.Request) *workspaceEntry {
@@ -109,12 +98,7 @@ func (s *Server) workspaceFiles(w http.ResponseWriter, r *http.Request) (*worksp
 		writeErrorDetails(w, wire.CodeInternal, "Cannot open workspace", err.Error())
 		return nil, workspaceFiles{}, false
 	}
-	return e, workspaceFiles{Root: root, owner: s.fileOwner(), tmpDir: s.tmpDir}, true
-}
-
-// fileOwner is the owner of files the server creates in workspaces.
-func (s *Server) fileOwner() fileOwner {
-	return fileOwner{uid: s.cfg.UID, gid: s.cfg.GID, chown: s.chown}
+	return e, workspaceFiles{Root: root, owner: s.fileOwnerOf(e.rec.ID), tmpDir: s.tmpDir}, true
 }
 
 type createWorkspaceRequest struct {
@@ -140,7 +124,12 @@ func (s *Server) handleCreateWorkspace(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := now()
-	e := &workspaceEntry{rec: store.Workspace{ID: newID(), Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
+	id := s.newWorkspaceID()
+	if id == "" {
+		writeError(w, wire.CodeInternal, "No free host uid left in the workspace uid range")
+		return
+	}
+	e := &workspaceEntry{rec: store.Workspace{ID: id, Name: req.Name, Metadata: meta, CreatedAt: t, UpdatedAt: t}}
 	e.dir = filepath.Join(s.wsDir, e.rec.ID)
 	if err := s.makeWorkspaceDir(e.dir); err != nil {
 		writeErrorDetails(w, wire.CodeInternal, "Cannot create workspace directory", err.Error())

@@ -41,6 +41,7 @@ type Sandbox struct {
 	UpdatedAt    time.Time
 	Timeout      *int64 // seconds; nil when none was given
 	ErrorMessage *string
+	Resources    json.RawMessage // effective resources (a JSON object); nil when none
 }
 
 // Store is a SQLite-backed store. Safe for concurrent use.
@@ -87,6 +88,10 @@ func Open(path string) (*Store, error) {
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init schema: %w", err)
+	}
+	if err := migrate(db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	return &Store{db: db}, nil
 }
@@ -169,9 +174,14 @@ func (s *Store) PutSandbox(ctx context.Context, sb *Sandbox) error {
 	if sb.Env == nil {
 		env = []byte("{}")
 	}
-	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO sandboxes(id,workspace_id,name,template,state,env,metadata,created_at,updated_at,timeout,error_message) VALUES(?,?,?,?,?,?,?,?,?,?,?)`,
+	var res *string
+	if sb.Resources != nil {
+		r := string(sb.Resources)
+		res = &r
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT OR REPLACE INTO sandboxes(id,workspace_id,name,template,state,env,metadata,created_at,updated_at,timeout,error_message,resources) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)`,
 		sb.ID, sb.WorkspaceID, sb.Name, sb.Template, sb.State, string(env), string(sb.Metadata),
-		ts(sb.CreatedAt), ts(sb.UpdatedAt), sb.Timeout, sb.ErrorMessage)
+		ts(sb.CreatedAt), ts(sb.UpdatedAt), sb.Timeout, sb.ErrorMessage, res)
 	if err != nil {
 		return fmt.Errorf("store: put sandbox: %w", err)
 	}
@@ -189,7 +199,7 @@ func (s *Store) DeleteSandbox(ctx context.Context, id string) error {
 
 // Sandboxes returns every sandbox record ordered by creation time.
 func (s *Store) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id,workspace_id,name,template,state,env,metadata,created_at,updated_at,timeout,error_message FROM sandboxes ORDER BY created_at, id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id,workspace_id,name,template,state,env,metadata,created_at,updated_at,timeout,error_message,resources FROM sandboxes ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: list sandboxes: %w", err)
 	}
@@ -197,10 +207,10 @@ func (s *Store) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
 	var out []*Sandbox
 	for rows.Next() {
 		var sb Sandbox
-		var name, errMsg sql.NullString
+		var name, errMsg, res sql.NullString
 		var timeout sql.NullInt64
 		var env, meta, c, u string
-		if err := rows.Scan(&sb.ID, &sb.WorkspaceID, &name, &sb.Template, &sb.State, &env, &meta, &c, &u, &timeout, &errMsg); err != nil {
+		if err := rows.Scan(&sb.ID, &sb.WorkspaceID, &name, &sb.Template, &sb.State, &env, &meta, &c, &u, &timeout, &errMsg, &res); err != nil {
 			return nil, fmt.Errorf("store: list sandboxes: %w", err)
 		}
 		if name.Valid {
@@ -216,6 +226,9 @@ func (s *Store) Sandboxes(ctx context.Context) ([]*Sandbox, error) {
 			return nil, fmt.Errorf("store: sandbox %s env: %w", sb.ID, err)
 		}
 		sb.Metadata = json.RawMessage(meta)
+		if res.Valid {
+			sb.Resources = json.RawMessage(res.String)
+		}
 		sb.CreatedAt, sb.UpdatedAt = parseTS(c), parseTS(u)
 		out = append(out, &sb)
 	}
