@@ -36,7 +36,7 @@ type Manager struct {
 	// dynamically linked agent, for sandboxes with a Spec.RootFS.
 	agentLoader string
 	agentLibs   []libBind
-	seccomp     []byte // the seccomp filter (see seccomp_linux.go)
+	seccomp     []byte      // the seccomp filter (see seccomp_linux.go)
 	cg          *cgroupHost // controllers for Spec.Limits
 
 	mu     sync.Mutex
