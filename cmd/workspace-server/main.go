@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command workspace-server runs the reference Workspace server: the HTTP
 // API (PROTOCOL.md), NFSv3 for every workspace and bubblewrap sandboxes.
 //

@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command bench measures the project's speed next to the physical floor of
 // the machine it runs on, in one run, and prints a Markdown table:
 //

@@ -1,7 +1,5 @@
-// Package servecmd is the reference server's command line: its flags, their
-// environment fallbacks, and the serve loop. Both cmd/workspace-server and
-// the workspace command's "serve" subcommand run it, so the two take the
-// same flags.
+//go:build !windows
+
 package servecmd
 
 import (

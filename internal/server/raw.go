@@ -1,3 +1,5 @@
+//go:build !windows
+
 package server
 
 import (
@@ -12,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/elevo/workspace-sdk-go/internal/wire"
-	"golang.org/x/sys/unix"
 )
 
 // Feature files.raw: GET and PUT /workspaces/{id}/files/raw?path=P move the
@@ -166,11 +167,7 @@ func (fw *fileWriter) Write(p []byte) (int, error) {
 	n, err := fw.f.Write(p)
 	fw.off += int64(n)
 	if fw.off-fw.cut >= writebackChunk {
-		if rc, cerr := fw.f.SyscallConn(); cerr == nil {
-			rc.Control(func(fd uintptr) { //nolint:errcheck // a hint only
-				unix.SyncFileRange(int(fd), fw.cut, fw.off-fw.cut, unix.SYNC_FILE_RANGE_WRITE) //nolint:errcheck // a hint only
-			})
-		}
+		startWriteback(fw.f, fw.cut, fw.off-fw.cut)
 		fw.cut = fw.off
 		if err == nil && fw.spaceLeft != nil && !fw.spaceLeft(0) {
 			err = errNoSpace

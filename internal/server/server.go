@@ -1,10 +1,5 @@
-// Package server is the reference Workspace server: the HTTP API of
-// PROTOCOL.md (part 1 with the part 2 fixes and extensions), backed by a
-// SQLite store, per-workspace os.Root file access and the bubblewrap
-// sandbox runtime.
-//
-// New builds a Server (an http.Handler); Listen also opens the HTTP and
-// NFS listeners and is what cmd/workspace-server and workspacetest use.
+//go:build !windows
+
 package server
 
 import (

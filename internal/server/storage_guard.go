@@ -1,3 +1,5 @@
+//go:build !windows
+
 package server
 
 import (
@@ -5,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
@@ -21,13 +21,7 @@ var errNoSpace = errors.New("free space below the server's reserve")
 
 // freeBytes returns the bytes available to the server on the data dir's
 // filesystem.
-func (s *Server) freeBytes() (int64, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(s.cfg.DataDir, &st); err != nil {
-		return 0, err
-	}
-	return int64(st.Bavail) * st.Bsize, nil
-}
+func (s *Server) freeBytes() (int64, error) { return freeBytesAt(s.cfg.DataDir) }
 
 // spaceLeft reports whether need more bytes fit above the reserve.
 func (s *Server) spaceLeft(need int64) bool {
