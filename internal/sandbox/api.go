@@ -60,6 +60,9 @@ type ExecRequest struct {
 	// is read and dropped, and ExecResult.Truncated is set); 0 means
 	// DefaultMaxOutput. Start ignores it.
 	MaxOutput int
+	// OpenStdin keeps stdin open after Stdin, for Process.WriteStdin, until
+	// Process.CloseStdin or the exit.
+	OpenStdin bool
 }
 
 // ExecResult is the outcome of Run. A command that does not exist exits
