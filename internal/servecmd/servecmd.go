@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/elevo/workspace-sdk-go/internal/server"
 )
@@ -44,6 +45,13 @@ func envInt64(name string, def int64) int64 {
 	return def
 }
 
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
+}
+
 // Run parses args (the flags of workspace-server, without the program
 // name), starts the server, calls ready (when not nil) once it listens, and
 // serves until ctx ends; then it kills every sandbox and returns. name is
@@ -68,10 +76,17 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		uid       = flag.Int("sandbox-uid", envInt("WORKSPACE_SANDBOX_UID", 100000), "host uid of sandbox processes when run as root (WORKSPACE_SANDBOX_UID)")
 		gid       = flag.Int("sandbox-gid", envInt("WORKSPACE_SANDBOX_GID", 100000), "host gid of sandbox processes when run as root (WORKSPACE_SANDBOX_GID)")
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
+		procOut   = flag.Int64("process-output-bytes", envInt64("WORKSPACE_PROCESS_OUTPUT_BYTES", server.DefaultProcessOutputBytes), "output each detached process keeps for replay, at least 1 MiB (WORKSPACE_PROCESS_OUTPUT_BYTES)")
+		procCap   = flag.Int64("process-retain-bytes", envInt64("WORKSPACE_PROCESS_RETAIN_BYTES", server.DefaultProcessRetainBytes), "output all detached processes keep together (WORKSPACE_PROCESS_RETAIN_BYTES)")
+		procKeep  = flag.Duration("process-retention", envDuration("WORKSPACE_PROCESS_RETENTION", server.DefaultProcessRetention), "how long exited detached processes stay listed (WORKSPACE_PROCESS_RETENTION)")
+		watchQ    = flag.Int("watch-queue", envInt("WORKSPACE_WATCH_QUEUE", server.DefaultWatchQueue), "events a file watch holds for a slow client before it reports an overflow (WORKSPACE_WATCH_QUEUE)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
 	)
 	if err := flag.Parse(args); err != nil {
 		return err
+	}
+	if *procOut < server.DefaultProcessOutputBytes || *procCap < *procOut || *procKeep <= 0 || *watchQ <= 0 {
+		return fmt.Errorf("bad -process-output-bytes, -process-retain-bytes, -process-retention or -watch-queue: want output >= 1 MiB, retain >= output, retention and queue > 0")
 	}
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
@@ -99,6 +114,11 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		UID:            *uid,
 		GID:            *gid,
 		Logger:         logger,
+
+		ProcessOutputBytes: *procOut,
+		ProcessRetainBytes: *procCap,
+		ProcessRetention:   *procKeep,
+		WatchQueue:         *watchQ,
 	}
 	if *nfsPort >= 0 {
 		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))

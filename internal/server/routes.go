@@ -45,6 +45,14 @@ func (s *Server) routes() {
 	handle("POST "+p+"/sandboxes/{id}/process/run", s.handleRun)
 	handle("GET "+p+"/sandboxes/{id}/process/run/stream", s.handleRunStream)
 	handle("POST "+p+"/sandboxes/{id}/process/{pid}/kill", s.handleKill)
+	if !s.cfg.BaseMode { // process.detach
+		handle("POST "+p+"/sandboxes/{id}/processes", s.handleStartProcess)
+		handle("GET "+p+"/sandboxes/{id}/processes", s.handleListProcesses)
+		handle("GET "+p+"/sandboxes/{id}/processes/{pid}", s.handleGetProcess)
+		handle("GET "+p+"/sandboxes/{id}/processes/{pid}/events", s.handleProcessEvents)
+		handle("POST "+p+"/sandboxes/{id}/processes/{pid}/stdin", s.handleProcessStdin)
+		handle("GET "+p+"/workspaces/{id}/files/watch", s.handleWatch) // files.watch
+	}
 
 	handle("POST "+p+"/sandboxes/{id}/pty", s.handlePTYCreate)
 	handle("GET "+p+"/sandboxes/{id}/pty/{pty_id}", s.handlePTYSocket)
@@ -66,6 +74,8 @@ var featureTable = []struct {
 	{wire.FeatureFilesRaw, fullMode},
 	{wire.FeatureProcessStream, fullMode},
 	{wire.FeaturePTY, fullMode},
+	{wire.FeatureProcessDetach, fullMode},
+	{wire.FeatureFilesWatch, fullMode},
 }
 
 // fullMode reports whether the server runs outside base mode.
