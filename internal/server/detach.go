@@ -205,6 +205,8 @@ type detachedProc struct {
 	evictLog []procEvent // id and off of evicted events (no data), oldest first
 	done     bool        // the last event (exit or error) is in
 	wake     chan struct{}
+	readers  map[*int64]struct{} // id of the last event each attached reader sent
+	progress chan struct{}       // closed and replaced when a reader moves or leaves
 }
 
 // procEvent is one event of a detached process's stream.
@@ -220,10 +222,37 @@ type procEvent struct {
 
 func (e *procEvent) cost() int64 { return int64(len(e.data)) + eventOverhead }
 
+// readerStall bounds how long output waits for an attached reader that is
+// behind before the oldest events are dropped anyway.
+const readerStall = 30 * time.Second
+
 // append adds an event with the next id, evicting the oldest events beyond
-// the ring's limit, and wakes the readers.
+// the ring's limit, and wakes the readers. While a reader is attached and
+// has not sent the events that would be evicted, append waits for it (up
+// to readerStall), so that a followed process is paced by its reader as
+// with a pipe; with no reader attached the oldest output is dropped.
 func (p *detachedProc) append(ev procEvent) {
+	var stall <-chan time.Time
 	p.mu.Lock()
+	for p.size+ev.cost() > p.limit && len(p.events) > 0 && p.readerBehindLocked() {
+		ch := p.progress
+		p.mu.Unlock()
+		if stall == nil {
+			t := time.NewTimer(readerStall)
+			defer t.Stop()
+			stall = t.C
+		}
+		timedOut := false
+		select {
+		case <-ch:
+		case <-stall:
+			timedOut = true
+		}
+		p.mu.Lock()
+		if timedOut {
+			break
+		}
+	}
 	defer p.mu.Unlock()
 	p.nextID++
 	ev.id, ev.off = p.nextID, p.total
@@ -245,6 +274,51 @@ func (p *detachedProc) append(ev procEvent) {
 	}
 	close(p.wake)
 	p.wake = make(chan struct{})
+}
+
+// readerBehindLocked reports whether an attached reader has not yet sent
+// the oldest retained event.
+func (p *detachedProc) readerBehindLocked() bool {
+	for pos := range p.readers {
+		if *pos < p.events[0].id {
+			return true
+		}
+	}
+	return false
+}
+
+// attach registers a reader positioned after event id last; the reader
+// moves it with moved and must call detach.
+func (p *detachedProc) attach(last int64) *int64 {
+	pos := &last
+	p.mu.Lock()
+	if p.readers == nil {
+		p.readers = map[*int64]struct{}{}
+	}
+	p.readers[pos] = struct{}{}
+	p.mu.Unlock()
+	return pos
+}
+
+// moved records that a reader sent every event up to id.
+func (p *detachedProc) moved(pos *int64, id int64) {
+	p.mu.Lock()
+	*pos = id
+	p.wakeWritersLocked()
+	p.mu.Unlock()
+}
+
+// detach unregisters a reader.
+func (p *detachedProc) detach(pos *int64) {
+	p.mu.Lock()
+	delete(p.readers, pos)
+	p.wakeWritersLocked()
+	p.mu.Unlock()
+}
+
+func (p *detachedProc) wakeWritersLocked() {
+	close(p.progress)
+	p.progress = make(chan struct{})
 }
 
 // finish records the exit and appends the last event.

@@ -109,7 +109,7 @@ func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 	p := &detachedProc{
 		sandboxID: e.rec.ID, pid: proc.PID, command: *req.Command, args: req.Args, cwd: cwd,
 		startedAt: now(), proc: proc, openStdin: req.OpenStdin, limit: s.procs.outBytes,
-		wake: make(chan struct{}),
+		wake: make(chan struct{}), progress: make(chan struct{}),
 	}
 	p.append(procEvent{typ: wire.EventStart, pid: proc.PID})
 	if s.procs.add(p) {
@@ -200,6 +200,8 @@ func (s *Server) handleProcessEvents(w http.ResponseWriter, r *http.Request) {
 	_ = sw.rc.SetWriteDeadline(time.Time{})
 	beat := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer beat.Stop()
+	pos := p.attach(last)
+	defer p.detach(pos)
 	for {
 		evs, dropped, wake, done := p.since(last)
 		if dropped > 0 {
@@ -219,14 +221,18 @@ func (s *Server) handleProcessEvents(w http.ResponseWriter, r *http.Request) {
 			case wire.EventError:
 				sw.add(ev.typ, wire.Event{Type: ev.typ, Code: &ev.code, Message: ev.msg})
 			}
-			if sw.buf.Len() >= streamCoalesce && sw.send() != nil {
-				return
-			}
 			last = ev.id
+			if sw.buf.Len() >= streamCoalesce {
+				if sw.send() != nil {
+					return
+				}
+				p.moved(pos, last)
+			}
 		}
 		if sw.send() != nil || (done && len(evs) == 0) {
 			return
 		}
+		p.moved(pos, last)
 		if done {
 			continue // the loop ends once nothing is left after the last event
 		}
