@@ -25,9 +25,9 @@ type watchStream struct {
 	wg     sync.WaitGroup
 }
 
-func startWatch(t *testing.T, c *workspace.Client, wsID, path string, recursive bool) *watchStream {
+func startWatch(t testing.TB, ctx context.Context, c *workspace.Client, wsID, path string, recursive bool) *watchStream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(ctxFor(t))
+	ctx, cancel := context.WithCancel(ctx)
 	w := &watchStream{events: make(chan workspace.FileEvent), end: make(chan error, 1), cancel: cancel}
 	w.wg.Add(1)
 	go func() {
@@ -57,7 +57,7 @@ func (w *watchStream) stop() {
 
 // waitEvent reads events until match holds, failing after 20 s or when
 // the watch ends.
-func (w *watchStream) waitEvent(t *testing.T, what string, match func(workspace.FileEvent) bool) workspace.FileEvent {
+func (w *watchStream) waitEvent(t testing.TB, what string, match func(workspace.FileEvent) bool) workspace.FileEvent {
 	t.Helper()
 	deadline := time.NewTimer(20 * time.Second)
 	defer deadline.Stop()
@@ -77,9 +77,9 @@ func (w *watchStream) waitEvent(t *testing.T, what string, match func(workspace.
 
 // ready writes probe files through the file API until the watch reports
 // one, so that the watch is known to be in place.
-func (w *watchStream) ready(t *testing.T, c *workspace.Client, wsID, dir string) {
+func (w *watchStream) ready(t testing.TB, c *workspace.Client, wsID, dir string) {
 	t.Helper()
-	ctx := ctxFor(t)
+	ctx := context.Background()
 	for i := 0; ; i++ {
 		name := fmt.Sprintf("%sprobe-%d", dir, i)
 		require.NoError(t, c.Workspace.WriteFile(ctx, wsID, name, []byte("probe")))
@@ -105,7 +105,7 @@ func TestWatchSeesSandboxFileAPIAndNFS(t *testing.T) {
 	c := srv.Client()
 	ctx := ctxFor(t)
 	ws, sb := newSandbox(t, c, nil)
-	w := startWatch(t, c, ws.ID, "", true)
+	w := startWatch(t, ctxFor(t), c, ws.ID, "", true)
 	w.ready(t, c, ws.ID, "")
 
 	// A sandbox writes in a directory it creates: recursive watches follow.
@@ -142,7 +142,7 @@ func TestWatchNonRecursiveSubdirectory(t *testing.T) {
 	ws, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
 	require.NoError(t, c.Workspace.Mkdir(ctx, ws.ID, "dir/inner"))
-	w := startWatch(t, c, ws.ID, "dir", false)
+	w := startWatch(t, ctxFor(t), c, ws.ID, "dir", false)
 	w.ready(t, c, ws.ID, "dir/")
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "dir/inner/hidden.txt", []byte("not watched")))
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "outside.txt", []byte("not watched")))
@@ -160,7 +160,7 @@ func TestWatchOverflow(t *testing.T) {
 	c := newClient(t, url)
 	ctx := ctxFor(t)
 	ws, sb := newSandbox(t, c, nil)
-	w := startWatch(t, c, ws.ID, "", true)
+	w := startWatch(t, ctxFor(t), c, ws.ID, "", true)
 	w.ready(t, c, ws.ID, "")
 	long := strings.Repeat("n", 200)
 	for burst := 0; ; burst++ {
@@ -192,7 +192,7 @@ func TestWatchEndsWhenWorkspaceDeleted(t *testing.T) {
 	ctx := ctxFor(t)
 	ws, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
-	w := startWatch(t, c, ws.ID, "", true)
+	w := startWatch(t, ctxFor(t), c, ws.ID, "", true)
 	w.ready(t, c, ws.ID, "")
 	require.NoError(t, c.Workspace.Delete(ctx, ws.ID))
 	deadline := time.NewTimer(20 * time.Second)
