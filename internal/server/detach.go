@@ -223,7 +223,8 @@ type procEvent struct {
 func (e *procEvent) cost() int64 { return int64(len(e.data)) + eventOverhead }
 
 // readerStall bounds how long output waits for an attached reader that is
-// behind before the oldest events are dropped anyway.
+// behind; then the reader stops pacing the process and the oldest events
+// are dropped (the reader sees a gap).
 const readerStall = 30 * time.Second
 
 // append adds an event with the next id, evicting the oldest events beyond
@@ -250,6 +251,13 @@ func (p *detachedProc) append(ev procEvent) {
 		}
 		p.mu.Lock()
 		if timedOut {
+			// Readers this far behind no longer pace the process: they
+			// will see a gap.
+			for pos := range p.readers {
+				if len(p.events) > 0 && *pos < p.events[0].id {
+					delete(p.readers, pos)
+				}
+			}
 			break
 		}
 	}
