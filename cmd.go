@@ -175,7 +175,7 @@ func (h *headWriter) Write(p []byte) (int, error) {
 // one request, events followed (with resumption) into the writers.
 func (c *Cmd) startDetached() error {
 	opts := &StartOptions{Args: c.Args[1:], Env: c.Env, Cwd: c.Dir, Timeout: c.Timeout, OpenStdin: c.Stdin != nil}
-	p, err := c.s.Start(c.ctx, c.sandboxID, c.Args[0], opts)
+	p, err := c.s.start(c.ctx, c.sandboxID, c.Args[0], opts, true)
 	if err != nil {
 		return err
 	}
@@ -194,12 +194,16 @@ func (c *Cmd) startDetached() error {
 	go func() {
 		defer close(c.done)
 		code, err := c.follow(p, stderr)
-		if c.ctx.Err() != nil {
-			// Cancelled: kill the remote group, with a bound of its own.
+		if err != nil {
+			// Cancelled, or the output could not be delivered: kill the
+			// remote group (it may have ended already), with a bound of
+			// its own.
 			kctx, kcancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
 			_ = p.Kill(kctx, SIGKILL)
 			kcancel()
-			err = fmt.Errorf("workspace: command: %w", c.ctx.Err())
+			if c.ctx.Err() != nil {
+				err = fmt.Errorf("workspace: command: %w", c.ctx.Err())
+			}
 		}
 		cancel()
 		wg.Wait()

@@ -120,6 +120,12 @@ func (s *ProcessService) needDetach(ctx context.Context, op string) error {
 // when the command cannot be started (not found, not executable, bad Cwd),
 // ErrSandboxLimitExceeded when the server's output budget is used up.
 func (s *ProcessService) Start(ctx context.Context, sandboxID, command string, opts *StartOptions) (*Process, error) {
+	return s.start(ctx, sandboxID, command, opts, false)
+}
+
+// start is Start; with follow the server holds the output for the reader
+// the caller attaches at once (Cmd), so none is lost before it does.
+func (s *ProcessService) start(ctx context.Context, sandboxID, command string, opts *StartOptions, follow bool) (*Process, error) {
 	const op = "start process"
 	if err := s.needDetach(ctx, op); err != nil {
 		return nil, err
@@ -127,7 +133,8 @@ func (s *ProcessService) Start(ctx context.Context, sandboxID, command string, o
 	body := struct {
 		runBody
 		OpenStdin bool `json:"open_stdin,omitempty"`
-	}{runBody: runBody{Command: command}}
+		Follow    bool `json:"follow,omitempty"`
+	}{runBody: runBody{Command: command}, Follow: follow}
 	if opts != nil {
 		body.Args, body.Env, body.Cwd = opts.Args, opts.Env, opts.Cwd
 		body.Timeout = ceilUnit(opts.Timeout, time.Millisecond)

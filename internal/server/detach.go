@@ -206,6 +206,7 @@ type detachedProc struct {
 	done     bool        // the last event (exit or error) is in
 	wake     chan struct{}
 	readers  map[*int64]struct{} // id of the last event each attached reader sent
+	held     *int64              // the placeholder reader of a "follow" start, until a reader attaches
 	progress chan struct{}       // closed and replaced when a reader moves or leaves
 }
 
@@ -235,7 +236,7 @@ const readerStall = 30 * time.Second
 func (p *detachedProc) append(ev procEvent) {
 	var stall <-chan time.Time
 	p.mu.Lock()
-	for p.size+ev.cost() > p.limit && len(p.events) > 0 && p.readerBehindLocked() {
+	for p.readerBehindLocked(p.evictedByLocked(ev.cost())) {
 		ch := p.progress
 		p.mu.Unlock()
 		if stall == nil {
@@ -253,8 +254,9 @@ func (p *detachedProc) append(ev procEvent) {
 		if timedOut {
 			// Readers this far behind no longer pace the process: they
 			// will see a gap.
+			last := p.evictedByLocked(ev.cost())
 			for pos := range p.readers {
-				if len(p.events) > 0 && *pos < p.events[0].id {
+				if *pos < last {
 					delete(p.readers, pos)
 				}
 			}
@@ -284,11 +286,22 @@ func (p *detachedProc) append(ev procEvent) {
 	p.wake = make(chan struct{})
 }
 
+// evictedByLocked returns the id of the last event that adding an event
+// of the given cost would evict (0: none).
+func (p *detachedProc) evictedByLocked(cost int64) int64 {
+	size, id := p.size+cost, int64(0)
+	for i := 0; size > p.limit && i < len(p.events); i++ {
+		size -= p.events[i].cost()
+		id = p.events[i].id
+	}
+	return id
+}
+
 // readerBehindLocked reports whether an attached reader has not yet sent
-// the oldest retained event.
-func (p *detachedProc) readerBehindLocked() bool {
+// event id.
+func (p *detachedProc) readerBehindLocked(id int64) bool {
 	for pos := range p.readers {
-		if *pos < p.events[0].id {
+		if *pos < id {
 			return true
 		}
 	}
@@ -304,8 +317,19 @@ func (p *detachedProc) attach(last int64) *int64 {
 		p.readers = map[*int64]struct{}{}
 	}
 	p.readers[pos] = struct{}{}
+	if p.held != nil {
+		delete(p.readers, p.held)
+		p.held = nil
+	}
 	p.mu.Unlock()
 	return pos
+}
+
+// holdForReader makes the output wait for the first reader (at most
+// readerStall once the ring is full), as if one were attached from the
+// start: a caller that follows at once loses nothing.
+func (p *detachedProc) holdForReader() {
+	p.held = p.attach(0)
 }
 
 // moved records that a reader sent every event up to id.

@@ -21,6 +21,10 @@ type startProcessRequest struct {
 	Stdin     *string           `json:"stdin"`
 	Encoding  string            `json:"encoding"`
 	OpenStdin bool              `json:"open_stdin"`
+	// Follow: the caller reads the events at once; until its reader
+	// attaches, output waits as for an attached reader (an extension of
+	// PROTOCOL.md that the SDK's Cmd uses).
+	Follow bool `json:"follow"`
 }
 
 // processInfoJSON is the ProcessInfo of PROTOCOL.md Part 3.
@@ -112,6 +116,9 @@ func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 		wake: make(chan struct{}), progress: make(chan struct{}),
 	}
 	p.append(procEvent{typ: wire.EventStart, pid: proc.PID})
+	if req.Follow {
+		p.holdForReader()
+	}
 	if s.procs.add(p) {
 		s.wg.Add(1)
 		go func() {

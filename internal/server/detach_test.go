@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -48,17 +49,22 @@ func TestProcRingEvictsAndSizesGaps(t *testing.T) {
 }
 
 // An attached reader paces the output: it loses nothing however far the
-// writer runs ahead.
+// writer runs ahead, with events of mixed sizes (an event evicts several
+// small ones).
 func TestProcRingPacedByAttachedReader(t *testing.T) {
-	p := newTestProc(4 * (10 + eventOverhead))
+	p := newTestProc(4 * (40 + eventOverhead))
 	pos := p.attach(0)
 	const n = 2000
+	var want []byte
+	for i := range n {
+		want = append(want, bytes.Repeat([]byte{byte(i)}, 1+i%5*40)...)
+	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		for i := range n {
-			p.append(procEvent{typ: wire.EventStdout, data: []byte{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9}})
+			p.append(procEvent{typ: wire.EventStdout, data: bytes.Repeat([]byte{byte(i)}, 1+i%5*40)})
 		}
 		p.finish(new(int), procEvent{typ: wire.EventExit})
 	}()
@@ -81,8 +87,45 @@ func TestProcRingPacedByAttachedReader(t *testing.T) {
 	}
 	p.detach(pos)
 	wg.Wait()
-	require.Len(t, got, n*10)
-	for i := range n {
-		assert.Equal(t, byte(i), got[i*10])
+	assert.True(t, bytes.Equal(want, got), "every byte, in order")
+}
+
+// A process started for a follower holds its output until the follower
+// attaches.
+func TestProcRingHeldForFirstReader(t *testing.T) {
+	p := newTestProc(2 * (10 + eventOverhead))
+	p.holdForReader()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 100 {
+			p.append(procEvent{typ: wire.EventStdout, data: bytes.Repeat([]byte{byte(i)}, 10)})
+		}
+	}()
+	eventuallyHeld := func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.nextID >= 2
 	}
+	for !eventuallyHeld() {
+		runtime.Gosched()
+	}
+	pos := p.attach(0)
+	var got int
+	var last int64
+	for got < 1000 {
+		evs, dropped, wake, _ := p.since(last)
+		require.Zero(t, dropped)
+		for _, ev := range evs {
+			got += len(ev.data)
+			last = ev.id
+		}
+		p.moved(pos, last)
+		if got < 1000 {
+			<-wake
+		}
+	}
+	p.detach(pos)
+	wg.Wait()
 }
