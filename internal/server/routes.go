@@ -36,6 +36,9 @@ func (s *Server) routes() {
 		handle("GET "+p+"/workspaces/{id}/files/raw", s.handleRawRead)
 		handle("PUT "+p+"/workspaces/{id}/files/raw", s.handleRawWrite)
 	}
+	if !s.cfg.BaseMode { // files.watch
+		handle("GET "+p+"/workspaces/{id}/files/watch", s.handleWatch)
+	}
 
 	handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
 	handle("GET "+p+"/sandboxes", s.handleListSandboxes)
@@ -51,7 +54,6 @@ func (s *Server) routes() {
 		handle("GET "+p+"/sandboxes/{id}/processes/{pid}", s.handleGetProcess)
 		handle("GET "+p+"/sandboxes/{id}/processes/{pid}/events", s.handleProcessEvents)
 		handle("POST "+p+"/sandboxes/{id}/processes/{pid}/stdin", s.handleProcessStdin)
-		handle("GET "+p+"/workspaces/{id}/files/watch", s.handleWatch) // files.watch
 	}
 
 	handle("POST "+p+"/sandboxes/{id}/pty", s.handlePTYCreate)
