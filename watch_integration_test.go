@@ -76,24 +76,31 @@ func (w *watchStream) waitEvent(t testing.TB, what string, match func(workspace.
 }
 
 // ready writes probe files through the file API until the watch reports
-// one, so that the watch is known to be in place.
+// one (or an overflow, which only a live watch sends), so that the watch
+// is known to be in place.
 func (w *watchStream) ready(t testing.TB, c *workspace.Client, wsID, dir string) {
 	t.Helper()
 	ctx := context.Background()
-	for i := 0; ; i++ {
+	for i := range 100 {
 		name := fmt.Sprintf("%sprobe-%d", dir, i)
 		require.NoError(t, c.Workspace.WriteFile(ctx, wsID, name, []byte("probe")))
-		select {
-		case ev := <-w.events:
-			if strings.Contains(ev.Path, "probe-") {
-				return
+		wait := time.NewTimer(200 * time.Millisecond) // then probe again: the watch may not be in place yet
+	drain:
+		for {
+			select {
+			case ev := <-w.events:
+				if strings.Contains(ev.Path, "probe-") || ev.Type == workspace.FileEventOverflow {
+					wait.Stop()
+					return
+				}
+			case err := <-w.end:
+				t.Fatalf("watch ended before it was ready: %v", err)
+			case <-wait.C:
+				break drain
 			}
-		case err := <-w.end:
-			t.Fatalf("watch ended before it was ready: %v", err)
-		case <-time.After(200 * time.Millisecond): // probe again: the watch may not be in place yet
 		}
-		require.Less(t, i, 100, "the watch never reported a probe")
 	}
+	t.Fatal("the watch never reported a probe")
 }
 
 func isEvent(typ workspace.FileEventType, path string) func(workspace.FileEvent) bool {
