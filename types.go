@@ -237,6 +237,9 @@ const (
 	// EventError carries the server's error Message (and error code in
 	// Code); RunStream yields it and then an error.
 	EventError EventType = "error"
+	// EventGap says output was lost before the next event (Process.Events
+	// resumed after the server's ring dropped it); Dropped counts the bytes.
+	EventGap EventType = "gap"
 )
 
 // ProcessEvent is one event of ProcessService.RunStream.
@@ -255,6 +258,8 @@ type ProcessEvent struct {
 	Code int
 	// Message is the error text (EventError).
 	Message string
+	// Dropped is the number of output bytes lost (EventGap).
+	Dropped int64
 }
 
 // Signal is a POSIX signal number for ProcessService.Kill.

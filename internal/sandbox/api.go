@@ -97,6 +97,9 @@ type ExecRequest struct {
 	// ExecResult.StdoutTruncated or StderrTruncated is set); 0 means
 	// DefaultMaxOutput. Start ignores it.
 	MaxOutput int
+	// OpenStdin keeps stdin open after Stdin, for Process.WriteStdin, until
+	// Process.CloseStdin or the exit.
+	OpenStdin bool
 }
 
 // ExecResult is the outcome of Run. A command that does not exist exits

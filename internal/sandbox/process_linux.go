@@ -69,7 +69,7 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 		Args:  append([]string{req.Command}, req.Args...),
 		Env:   envList(mergeEnv(s.env, req.Env)),
 		Cwd:   cwd,
-		Stdin: req.Stdin != nil,
+		Stdin: req.Stdin != nil || req.OpenStdin,
 	}
 	var parents []*os.File
 	var children []int
@@ -80,7 +80,7 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 		closeFDs(children)
 	}
 	var stdinW *os.File
-	if req.Stdin != nil {
+	if req.Stdin != nil || req.OpenStdin {
 		f, c, err := s.m.newPipe(false)
 		if err != nil {
 			return nil, err
@@ -131,9 +131,13 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 	}
 	p.PID = first.PID
 	if stdinW != nil {
+		p.stdinMu.Lock() // WriteStdin waits for the initial bytes
 		go func() {
+			defer p.stdinMu.Unlock()
 			_, _ = stdinW.Write(req.Stdin)
-			stdinW.Close()
+			if !req.OpenStdin {
+				stdinW.Close()
+			}
 		}()
 	}
 	go p.watch(ctx, ch, req.Timeout)
@@ -173,6 +177,7 @@ type Process struct {
 
 	s        *Sandbox
 	stdin    *os.File
+	stdinMu  sync.Mutex // serialises writes to stdin
 	exited   chan struct{}
 	code     int
 	err      error

@@ -87,6 +87,12 @@ func (p *Process) Wait() (int, error) { return -1, errUnsupported }
 // Kill does nothing.
 func (p *Process) Kill() error { return nil }
 
+// WriteStdin fails with an error matching errors.ErrUnsupported.
+func (p *Process) WriteStdin(ctx context.Context, b []byte) error { return errUnsupported }
+
+// CloseStdin fails with an error matching errors.ErrUnsupported.
+func (p *Process) CloseStdin() error { return errUnsupported }
+
 // PTY is a shell on a pseudo-terminal; on this system there are none.
 type PTY struct {
 	PID    int

@@ -96,6 +96,10 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		uidRange  = flag.String("uid-range", env("WORKSPACE_UID_RANGE", "100000:65536"), "host uids for sandboxes when run as root: START:COUNT gives each workspace its own uid, \"single\" runs all as -sandbox-uid (WORKSPACE_UID_RANGE)")
 		res       = resourceFlags(flag)
 		maxUpload = flag.Int64("max-upload-bytes", envInt64("WORKSPACE_MAX_UPLOAD_BYTES", 0), "largest files.raw upload in bytes, answered 413 above it; 0 = no limit (WORKSPACE_MAX_UPLOAD_BYTES)")
+		procOut   = flag.Int64("process-output-bytes", envInt64("WORKSPACE_PROCESS_OUTPUT_BYTES", server.DefaultProcessOutputBytes), "output each detached process keeps for replay, at least 1 MiB (WORKSPACE_PROCESS_OUTPUT_BYTES)")
+		procCap   = flag.Int64("process-retain-bytes", envInt64("WORKSPACE_PROCESS_RETAIN_BYTES", server.DefaultProcessRetainBytes), "output all detached processes keep together (WORKSPACE_PROCESS_RETAIN_BYTES)")
+		procKeep  = flag.Duration("process-retention", envDuration("WORKSPACE_PROCESS_RETENTION", server.DefaultProcessRetention), "how long exited detached processes stay listed (WORKSPACE_PROCESS_RETENTION)")
+		watchQ    = flag.Int("watch-queue", envInt("WORKSPACE_WATCH_QUEUE", server.DefaultWatchQueue), "events a file watch holds for a slow client before it reports an overflow (WORKSPACE_WATCH_QUEUE)")
 		logLevel  = flag.String("log-level", env("WORKSPACE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (WORKSPACE_LOG_LEVEL)")
 		keyFile   = flag.String("api-key-file", env("WORKSPACE_API_KEY_FILE", ""), "read the API key from this file (first line); keeps it out of ps (WORKSPACE_API_KEY_FILE)")
 
@@ -126,6 +130,9 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 	}
 	if res.DefaultMemoryMB < 0 || res.MaxMemoryMB < 0 || res.DefaultPids < 0 || res.MaxPids < 0 || res.DefaultCPUs < 0 || res.MaxCPUs < 0 {
 		return fmt.Errorf("sandbox resource defaults and maxima must be 0 (none) or more")
+	}
+	if *procOut < server.DefaultProcessOutputBytes || *procCap < *procOut || *procKeep <= 0 || *watchQ <= 0 {
+		return fmt.Errorf("bad -process-output-bytes, -process-retain-bytes, -process-retention or -watch-queue: want output >= 1 MiB, retain >= output, retention and queue > 0")
 	}
 	if *maxUpload < 0 {
 		return fmt.Errorf("bad -max-upload-bytes %d: want 0 (no limit) or more", *maxUpload)
@@ -202,6 +209,10 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		AllowedHosts:        splitList(*hosts),
 		AgentTimeout:        *agentWait,
 		ShmSize:             *shmSize,
+		ProcessOutputBytes:  *procOut,
+		ProcessRetainBytes:  *procCap,
+		ProcessRetention:    *procKeep,
+		WatchQueue:          *watchQ,
 	}
 	if *nfsPort >= 0 {
 		cfg.NFSAddr = net.JoinHostPort(*nfsBind, strconv.Itoa(*nfsPort))

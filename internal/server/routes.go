@@ -40,6 +40,9 @@ func (s *Server) routes() {
 		handle("GET "+p+"/workspaces/{id}/files/archive", s.handleArchiveGet)
 		handle("PUT "+p+"/workspaces/{id}/files/archive", s.handleArchivePut)
 	}
+	if !s.cfg.BaseMode { // files.watch
+		handle("GET "+p+"/workspaces/{id}/files/watch", s.handleWatch)
+	}
 
 	handle("POST "+p+"/sandboxes", s.handleCreateSandbox)
 	handle("GET "+p+"/sandboxes", s.handleListSandboxes)
@@ -49,6 +52,13 @@ func (s *Server) routes() {
 	handle("POST "+p+"/sandboxes/{id}/process/run", s.handleRun)
 	handle("GET "+p+"/sandboxes/{id}/process/run/stream", s.handleRunStream)
 	handle("POST "+p+"/sandboxes/{id}/process/{pid}/kill", s.handleKill)
+	if !s.cfg.BaseMode { // process.detach
+		handle("POST "+p+"/sandboxes/{id}/processes", s.handleStartProcess)
+		handle("GET "+p+"/sandboxes/{id}/processes", s.handleListProcesses)
+		handle("GET "+p+"/sandboxes/{id}/processes/{pid}", s.handleGetProcess)
+		handle("GET "+p+"/sandboxes/{id}/processes/{pid}/events", s.handleProcessEvents)
+		handle("POST "+p+"/sandboxes/{id}/processes/{pid}/stdin", s.handleProcessStdin)
+	}
 
 	handle("POST "+p+"/sandboxes/{id}/pty", s.handlePTYCreate)
 	handle("GET "+p+"/sandboxes/{id}/pty", s.handlePTYList)
@@ -79,6 +89,8 @@ var featureTable = []struct {
 	{wire.FeaturePTY, fullMode},
 	{wire.FeaturePorts, fullMode},
 	{wire.FeatureFilesArchive, fullMode},
+	{wire.FeatureProcessDetach, fullMode},
+	{wire.FeatureFilesWatch, fullMode},
 }
 
 // fullMode reports whether the server runs outside base mode.

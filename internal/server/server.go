@@ -130,6 +130,18 @@ type Config struct {
 	PTYPingInterval time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// ProcessOutputBytes is the output each detached process keeps for
+	// replay (process.detach); default and minimum 1 MiB.
+	ProcessOutputBytes int64
+	// ProcessRetainBytes caps the output all detached processes keep
+	// together; a start beyond it is 429/2005. Default 256 MiB.
+	ProcessRetainBytes int64
+	// ProcessRetention is how long an exited detached process stays
+	// listed; default 10 minutes.
+	ProcessRetention time.Duration
+	// WatchQueue bounds the events one files.watch stream holds before it
+	// reports an overflow; default DefaultWatchQueue.
+	WatchQueue int
 }
 
 // Server is the reference server. It is an http.Handler; Close stops every
@@ -143,6 +155,7 @@ type Server struct {
 	features  []string
 	templates map[string]string
 	ptys      *ptyTable
+	procs     *procTable // process.detach
 
 	allowedHosts []string // lower-case names allowed in Host (request_guard.go)
 	crossOrigin  *http.CrossOriginProtection
@@ -222,6 +235,7 @@ func New(cfg Config) (*Server, error) {
 		workspaces: map[string]*workspaceEntry{},
 		sandboxes:  map[string]*sandboxEntry{},
 		ptys:       newPTYTable(),
+		procs:      newProcTable(cfg),
 
 		allowedHosts: allowedHosts(cfg),
 		crossOrigin:  http.NewCrossOriginProtection(),
