@@ -1,0 +1,38 @@
+package conformance
+
+import workspace "github.com/elevo/workspace-sdk-go"
+
+// Checks returns every check, in the order they run: the base protocol,
+// the Part 2 fixes, the extensions, then the limits.
+func Checks() []Check {
+	return []Check{
+		{Name: "health", Run: checkHealth},
+		{Name: "workspaces/crud", Run: checkWorkspaceCRUD},
+		{Name: "files/write-read", Run: checkFilesWriteRead},
+		{Name: "files/list-info", Run: checkFilesListInfo},
+		{Name: "files/mkdir-move-copy", Run: checkFilesMkdirMoveCopy},
+		{Name: "files/delete", Run: checkFilesDelete},
+		{Name: "files/errors", Needs: NeedFixes, Run: checkFilesErrors},
+		{Name: "files/path-confined", Needs: NeedFixes, Run: checkFilesConfined},
+		{Name: "sandboxes/crud", Run: checkSandboxCRUD},
+		{Name: "sandboxes/lifecycle", Needs: NeedFixes, Run: checkSandboxLifecycle},
+		{Name: "sandboxes/workspace-busy", Run: checkWorkspaceBusy},
+		{Name: "run/exit-code", Run: checkRunExitCode},
+		{Name: "run/not-found-not-executable", Needs: NeedFixes, Run: checkRunNotFound},
+		{Name: "run/output-bytes", Run: checkRunOutput},
+		{Name: "run/env-cwd-args", Run: checkRunEnvCwdArgs},
+		{Name: "run/timeout", Needs: NeedFixes, Run: checkRunTimeout},
+		{Name: "process/kill-unknown", Needs: NeedFixes, Run: checkKillUnknown},
+		{Name: "binary/files", Needs: workspace.FeatureBinary, Run: checkBinaryFiles},
+		{Name: "binary/run", Needs: workspace.FeatureBinary, Run: checkBinaryRun},
+		{Name: "files.raw/range", Needs: workspace.FeatureFilesRaw, Run: checkFilesRaw},
+		{Name: "process.stream/events", Needs: workspace.FeatureProcessStream, Run: checkStreamEvents},
+		{Name: "process.stream/kill", Needs: workspace.FeatureProcessStream, Run: checkStreamKill},
+		{Name: "process.stdin/run", Needs: workspace.FeatureProcessStdin, Run: checkStdin},
+		{Name: "pty/session", Needs: workspace.FeaturePTY, Run: checkPTY},
+		{Name: "auth/unauthorized", Needs: workspace.FeatureAuth, Run: checkAuth},
+		{Name: "nfs/open", Run: checkNFS},
+		{Name: "limits/json-read", Needs: NeedFixes, Slow: true, Run: checkLimitJSONRead},
+		{Name: "limits/run-truncation", Needs: NeedFixes, Slow: true, Run: checkLimitRunTruncation},
+	}
+}
