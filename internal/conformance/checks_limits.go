@@ -13,7 +13,8 @@ import (
 const bigSize = 17 << 20
 
 // checkLimitJSONRead (Part 3, slow): a JSON read of a file over the JSON
-// read limit is 413/1006 with a message naming files/raw.
+// read limit is 413/1006 with a message naming files/raw; on a server
+// with files.raw, where the SDK reads over it, the file comes back whole.
 func checkLimitJSONRead(ctx context.Context, e *Env) error {
 	ws, err := e.Workspace(ctx)
 	if err != nil {
@@ -30,12 +31,15 @@ func checkLimitJSONRead(ctx context.Context, e *Env) error {
 	if werr != nil {
 		return failed("PUT /workspaces/{id}/files(/raw) of 17 MiB", werr)
 	}
-	// ReadFile may use files/raw by itself; the sandbox's cat is not a
-	// JSON read. Ask the JSON route through a sandbox-free SDK call.
-	_, err = readJSON(ctx, e, ws.ID, p)
 	const route = "GET /workspaces/{id}/files of 17 MiB"
-	if err == nil {
-		return nil // the SDK read it over files/raw: the JSON route is not reachable through the SDK
+	got, err := e.C.Workspace.ReadFile(ctx, ws.ID, p)
+	if e.Health.Has(workspace.FeatureFilesRaw) {
+		// The SDK reads over files/raw here: the big file must come back
+		// whole (the JSON route's limit is not reachable through it).
+		if err != nil {
+			return failed("GET /workspaces/{id}/files/raw of 17 MiB", err)
+		}
+		return differ("GET /workspaces/{id}/files/raw of 17 MiB", "content", got, data)
 	}
 	if err := wantAPIError(route, err, workspace.CodeRequestTooLarge, 413); err != nil {
 		return err
@@ -46,11 +50,6 @@ func checkLimitJSONRead(ctx context.Context, e *Env) error {
 		return mismatch(route, "message", ae.Message, "a message naming files/raw")
 	}
 	return nil
-}
-
-// readJSON reads p with Workspace.ReadFile.
-func readJSON(ctx context.Context, e *Env, wsID, p string) ([]byte, error) {
-	return e.C.Workspace.ReadFile(ctx, wsID, p)
 }
 
 // checkLimitRunTruncation (Part 3, slow): run output over the limit is
