@@ -64,6 +64,9 @@ func checkStreamEvents(ctx context.Context, e *Env) error {
 	var stdout, stderr bytes.Buffer
 	exit := -1
 	for ev, err := range e.C.Process.RunStream(ctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", "printf one; printf two >&2; printf three; exit 5"}}) {
+		if errors.Is(err, workspace.ErrStreamInterrupted) {
+			return fmt.Errorf("%s: the stream ended without an exit event (events %v): %w", streamRoute, types, err)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: events so far %v: %w", streamRoute, types, err)
 		}

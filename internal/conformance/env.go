@@ -158,7 +158,7 @@ func (e *Env) Close() error {
 	e.mu.Unlock()
 	var errs []error
 	for _, id := range sbs {
-		if err := e.C.Sandbox.Delete(ctx, id, &workspace.DeleteSandboxOptions{Force: true}); err != nil && !errors.Is(err, workspace.ErrSandboxNotFound) {
+		if err := e.C.Sandbox.Delete(ctx, id, &workspace.DeleteSandboxOptions{Force: true}); err != nil && !errors.Is(err, workspace.ErrNotFound) {
 			errs = append(errs, fmt.Errorf("clean up sandbox %s: %w", id, err))
 		}
 	}
@@ -175,7 +175,7 @@ func (e *Env) Close() error {
 func (e *Env) deleteWorkspace(ctx context.Context, id string) error {
 	for {
 		err := e.C.Workspace.Delete(ctx, id)
-		if err == nil || errors.Is(err, workspace.ErrWorkspaceNotFound) {
+		if err == nil || errors.Is(err, workspace.ErrNotFound) {
 			return nil
 		}
 		if !errors.Is(err, workspace.ErrWorkspaceHasActiveSandboxes) {
