@@ -3,8 +3,14 @@ package conformance
 import workspace "github.com/elevo/workspace-sdk-go"
 
 // Checks returns every check, in the order they run: the base protocol,
-// the Part 2 fixes, the extensions, then the limits.
+// the Part 2 fixes, the extensions, the limits, then (in a build with the
+// workspace_next tag) the Part 3 features.
 func Checks() []Check {
+	return append(baseChecks(), nextChecks()...)
+}
+
+// baseChecks are the checks of the calls the SDK has in every build.
+func baseChecks() []Check {
 	return []Check{
 		{Name: "health", Run: checkHealth},
 		{Name: "workspaces/crud", Run: checkWorkspaceCRUD},
@@ -15,6 +21,7 @@ func Checks() []Check {
 		{Name: "files/errors", Needs: NeedFixes, Run: checkFilesErrors},
 		{Name: "files/path-confined", Needs: NeedFixes, Run: checkFilesConfined},
 		{Name: "sandboxes/crud", Run: checkSandboxCRUD},
+		{Name: "sandboxes/delete-without-force", Run: checkDeleteWithoutForce},
 		{Name: "sandboxes/lifecycle", Needs: NeedFixes, Run: checkSandboxLifecycle},
 		{Name: "sandboxes/workspace-busy", Run: checkWorkspaceBusy},
 		{Name: "run/exit-code", Run: checkRunExitCode},
