@@ -29,7 +29,7 @@ func baseChecks() []Check {
 		{Name: "run/output-bytes", Run: checkRunOutput},
 		{Name: "run/env-cwd-args", Run: checkRunEnvCwdArgs},
 		{Name: "run/timeout", Needs: NeedFixes, Run: checkRunTimeout},
-		{Name: "process/kill-unknown", Needs: NeedFixes, Run: checkKillUnknown},
+		{Name: "process/kill", Needs: NeedFixes, Run: checkKill},
 		{Name: "binary/files", Needs: workspace.FeatureBinary, Run: checkBinaryFiles},
 		{Name: "binary/run", Needs: workspace.FeatureBinary, Run: checkBinaryRun},
 		{Name: "files.raw/range", Needs: workspace.FeatureFilesRaw, Run: checkFilesRaw},

@@ -135,14 +135,45 @@ func checkRunTimeout(ctx context.Context, e *Env) error {
 	return nil
 }
 
-// checkKillUnknown (Part 2): killing an unknown pid is 404/4001.
-func checkKillUnknown(ctx context.Context, e *Env) error {
+// checkKill (Part 2): a pid as seen inside the sandbox can be killed;
+// killing an unknown pid is 404/4001.
+func checkKill(ctx context.Context, e *Env) error {
 	sb, err := e.Sandbox(ctx)
 	if err != nil {
 		return err
 	}
+	res, err := e.C.Process.Shell(ctx, sb.ID, "sleep 300 >/dev/null 2>&1 & echo $!", nil)
+	if err != nil {
+		return failed(runRoute+" starting a background sleep", err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(res.Stdout, &pid); err != nil {
+		return fmt.Errorf("%s: the pid of the background sleep: %q: %w", runRoute, res.Stdout, err)
+	}
+	const route = "POST /sandboxes/{id}/process/{pid}/kill"
+	if err := e.C.Process.Kill(ctx, sb.ID, pid, workspace.SIGKILL); err != nil {
+		return failed(route+" of a background process", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := e.C.Process.Run(ctx, sb.ID, "kill", &workspace.RunCommandOptions{Args: []string{"-0", fmt.Sprint(pid)}})
+		if err != nil {
+			return failed(runRoute+" kill -0", err)
+		}
+		if r.ExitCode != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: pid %d still runs 10 s after SIGKILL", route, pid)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 	err = e.C.Process.Kill(ctx, sb.ID, 999999, workspace.SIGTERM)
-	return wantAPIError("POST /sandboxes/{id}/process/{pid}/kill of an unknown pid", err, workspace.CodeProcessNotFound, 404)
+	return wantAPIError(route+" of an unknown pid", err, workspace.CodeProcessNotFound, 404)
 }
 
 // allBytes is every byte value, twice, the second time reversed.

@@ -2,8 +2,10 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	workspace "github.com/elevo/workspace-sdk-go"
 )
@@ -27,9 +29,13 @@ func checkHealth(ctx context.Context, e *Env) error {
 // get and delete of the deleted workspace are 404/7001.
 func checkWorkspaceCRUD(ctx context.Context, e *Env) error {
 	meta := map[string]string{"conformance": "yes", "k": "v"}
-	ws, err := e.NewWorkspace(ctx, meta)
+	name := e.Name()
+	ws, err := e.C.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{Name: name, Metadata: meta})
+	if ws != nil {
+		e.track(ws.ID)
+	}
 	if err != nil {
-		return err
+		return failed("POST /workspaces", err)
 	}
 	if ws.ID == "" {
 		return fmt.Errorf("POST /workspaces: empty id")
@@ -39,6 +45,22 @@ func checkWorkspaceCRUD(ctx context.Context, e *Env) error {
 	}
 	if ws.CreatedAt.IsZero() || ws.UpdatedAt.IsZero() {
 		return fmt.Errorf("POST /workspaces: created_at/updated_at missing")
+	}
+	if ws.Name != name {
+		return mismatch("POST /workspaces", "name", ws.Name, name)
+	}
+	if ws.NFSURL != "" && !strings.HasPrefix(ws.NFSURL, "nfs://") {
+		return mismatch("POST /workspaces", "nfs_url", ws.NFSURL, "nfs://host:port/<export path> or null")
+	}
+	anon, err := e.C.Workspace.Create(ctx, nil)
+	if anon != nil {
+		e.track(anon.ID)
+	}
+	if err != nil {
+		return failed("POST /workspaces {}", err)
+	}
+	if anon.Name != "" || anon.ID == "" || anon.ID == ws.ID {
+		return mismatch("POST /workspaces {}", "id/name", anon.ID+"/"+anon.Name, "a new id/null name")
 	}
 	got, err := e.C.Workspace.Get(ctx, ws.ID)
 	if err != nil {
@@ -60,6 +82,9 @@ func checkWorkspaceCRUD(ctx context.Context, e *Env) error {
 	_, err = e.C.Workspace.Get(ctx, ws.ID)
 	if err := wantAPIError("GET /workspaces/{id} after delete", err, workspace.CodeWorkspaceNotFound, 404); err != nil {
 		return err
+	}
+	if !errors.Is(err, workspace.ErrWorkspaceNotFound) || !errors.Is(err, workspace.ErrNotFound) {
+		return fmt.Errorf("GET /workspaces/{id} after delete: %v does not match ErrWorkspaceNotFound and ErrNotFound", err)
 	}
 	_, err = e.C.Workspace.ListFiles(ctx, ws.ID, "")
 	return wantAPIError("GET /workspaces/{id}/files/list of a deleted workspace", err, workspace.CodeWorkspaceNotFound, 404)

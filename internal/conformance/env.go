@@ -74,10 +74,15 @@ func (e *Env) NewWorkspace(ctx context.Context, metadata map[string]string) (*wo
 	if err != nil {
 		return nil, fmt.Errorf("POST /workspaces: %w", err)
 	}
-	e.mu.Lock()
-	e.workspaces = append(e.workspaces, ws.ID)
-	e.mu.Unlock()
+	e.track(ws.ID)
 	return ws, nil
+}
+
+// track makes Close remove workspace id.
+func (e *Env) track(id string) {
+	e.mu.Lock()
+	e.workspaces = append(e.workspaces, id)
+	e.mu.Unlock()
 }
 
 // NewSandbox creates a sandbox in workspace wsID (p may be nil) that
