@@ -59,13 +59,13 @@ func (e *Env) Name() string {
 	return fmt.Sprintf("%s%s-%d", NamePrefix, e.run, e.seq)
 }
 
-// Dir returns a fresh directory name for one check in the shared
-// workspace.
-func (e *Env) Dir(check string) string {
+// Dir returns a fresh directory name for one use by a check in the
+// shared workspace: c<n>-<what>.
+func (e *Env) Dir(what string) string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.seq++
-	return fmt.Sprintf("c%d", e.seq)
+	return fmt.Sprintf("c%d-%s", e.seq, what)
 }
 
 // NewWorkspace creates a workspace that Close removes.
