@@ -20,6 +20,7 @@ func baseChecks() []Check {
 		{Name: "files/delete", Run: checkFilesDelete},
 		{Name: "files/errors", Needs: NeedFixes, Run: checkFilesErrors},
 		{Name: "files/path-confined", Needs: NeedFixes, Run: checkFilesConfined},
+		{Name: "files/symlink-fifo", Needs: NeedFixes, Run: checkFilesSpecial},
 		{Name: "sandboxes/crud", Run: checkSandboxCRUD},
 		{Name: "sandboxes/delete-without-force", Run: checkDeleteWithoutForce},
 		{Name: "sandboxes/lifecycle", Needs: NeedFixes, Run: checkSandboxLifecycle},

@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	workspace "github.com/elevo/workspace-sdk-go"
 )
@@ -252,4 +254,51 @@ func checkFilesConfined(ctx context.Context, e *Env) error {
 	}
 	err = e.C.Workspace.CopyFile(ctx, ws.ID, d+"/root.txt", "../copied.txt")
 	return wantAPIError("POST /workspaces/{id}/files/copy to ../copied.txt", err, workspace.CodePathNotAllowed, 403)
+}
+
+// checkFilesSpecial (Part 2): a symlink made in a sandbox that points
+// outside the workspace is never followed (403/7003); a FIFO is listed as
+// type "other" and reading it is refused at once, not a hang.
+func checkFilesSpecial(ctx context.Context, e *Env) error {
+	sb, err := e.Sandbox(ctx)
+	if err != nil {
+		return err
+	}
+	d := e.Dir("special")
+	res, err := e.C.Process.Shell(ctx, sb.ID, "mkdir -p "+d+" && ln -s /etc "+d+"/etc-link && mkfifo "+d+"/fifo", nil)
+	if err != nil {
+		return failed(runRoute+" ln -s, mkfifo", err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: ln -s, mkfifo in the sandbox: exit %d: %s", runRoute, res.ExitCode, res.Stderr)
+	}
+	_, err = e.C.Workspace.ReadFile(ctx, sb.WorkspaceID, d+"/etc-link/passwd")
+	if err := wantAPIError("GET /workspaces/{id}/files through a symlink to /etc", err, workspace.CodePathNotAllowed, 403); err != nil {
+		return err
+	}
+	err = e.C.Workspace.WriteFile(ctx, sb.WorkspaceID, d+"/etc-link/conformance", []byte("x"))
+	if err := wantAPIError("PUT /workspaces/{id}/files through a symlink to /etc", err, workspace.CodePathNotAllowed, 403); err != nil {
+		return err
+	}
+	fi, err := e.C.Workspace.GetFileInfo(ctx, sb.WorkspaceID, d+"/fifo")
+	if err != nil {
+		return failed("GET /workspaces/{id}/files/info of a FIFO", err)
+	}
+	if fi.Type != workspace.FileTypeOther {
+		return mismatch("GET /workspaces/{id}/files/info of a FIFO", "type", fi.Type, workspace.FileTypeOther)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = e.C.Workspace.ReadFile(rctx, sb.WorkspaceID, d+"/fifo")
+	if err == nil {
+		return fmt.Errorf("GET /workspaces/{id}/files of a FIFO: want a refusal, got content")
+	}
+	if rctx.Err() != nil {
+		return fmt.Errorf("GET /workspaces/{id}/files of a FIFO: no answer in 10 s (want a refusal at once)")
+	}
+	var ae *workspace.Error
+	if !errors.As(err, &ae) || ae.StatusCode < 400 || ae.StatusCode >= 500 {
+		return fmt.Errorf("GET /workspaces/{id}/files of a FIFO: want a 4xx refusal, got %v", err)
+	}
+	return nil
 }
