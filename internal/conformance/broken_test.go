@@ -68,9 +68,9 @@ func runOnly(t *testing.T, c *workspace.Client, name string) conformance.Result 
 	return res[0]
 }
 
-// TestThroughTransparentProxy: the proxy alone changes nothing, so the
+// TestConformanceThroughTransparentProxy: the proxy alone changes nothing, so the
 // checks the broken servers fail pass through it.
-func TestThroughTransparentProxy(t *testing.T) {
+func TestConformanceThroughTransparentProxy(t *testing.T) {
 	c := brokenServer(t, nil)
 	for _, name := range []string{"workspaces/crud", "process.stream/events", "sandboxes/workspace-busy"} {
 		if r := runOnly(t, c, name); r.Status != conformance.Pass {
@@ -79,9 +79,9 @@ func TestThroughTransparentProxy(t *testing.T) {
 	}
 }
 
-// TestWrongErrorCode: a server answering 3001 where the protocol says
+// TestConformanceWrongErrorCode: a server answering 3001 where the protocol says
 // 7001 fails workspaces/crud with the route and both codes.
-func TestWrongErrorCode(t *testing.T) {
+func TestConformanceWrongErrorCode(t *testing.T) {
 	c := brokenServer(t, func(resp *http.Response) error {
 		if resp.StatusCode != http.StatusNotFound {
 			return nil
@@ -99,9 +99,9 @@ func TestWrongErrorCode(t *testing.T) {
 	}
 }
 
-// TestWrongStatus: 7002 answered with HTTP 400 instead of 409 fails
+// TestConformanceWrongStatus: 7002 answered with HTTP 400 instead of 409 fails
 // sandboxes/workspace-busy naming the route and both statuses.
-func TestWrongStatus(t *testing.T) {
+func TestConformanceWrongStatus(t *testing.T) {
 	c, direct := brokenServerAndDirect(t, func(resp *http.Response) error {
 		if resp.StatusCode == http.StatusConflict {
 			resp.StatusCode, resp.Status = http.StatusBadRequest, "400 Bad Request"
@@ -135,9 +135,9 @@ func TestWrongStatus(t *testing.T) {
 	}
 }
 
-// TestMissingExitEvent: a stream whose exit event is dropped fails
+// TestConformanceMissingExitEvent: a stream whose exit event is dropped fails
 // process.stream/events naming the route and the missing event.
-func TestMissingExitEvent(t *testing.T) {
+func TestConformanceMissingExitEvent(t *testing.T) {
 	c := brokenServer(t, func(resp *http.Response) error {
 		if !strings.HasSuffix(resp.Request.URL.Path, "/process/run/stream") {
 			return nil
