@@ -18,7 +18,8 @@ func TestConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
+		// Closed after Conformance's own cleanup, which needs it.
+		t.Cleanup(func() { c.Close() })
 		var opts []workspacetest.ConformanceOption
 		if os.Getenv(workspace.EnvAPIKey) != "" {
 			t.Setenv(workspace.EnvAPIKey, "")
@@ -26,7 +27,7 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer noKey.Close()
+			t.Cleanup(func() { noKey.Close() })
 			opts = append(opts, workspacetest.ConformanceWithoutKey(noKey))
 		}
 		workspacetest.Conformance(t, c, opts...)

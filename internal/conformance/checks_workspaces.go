@@ -62,6 +62,10 @@ func checkWorkspaceCRUD(ctx context.Context, e *Env) error {
 	if anon.Name != "" || anon.ID == "" || anon.ID == ws.ID {
 		return mismatch("POST /workspaces {}", "id/name", anon.ID+"/"+anon.Name, "a new id/null name")
 	}
+	// Nameless, so nobody could tell it is ours: remove it at once.
+	if err := e.C.Workspace.Delete(ctx, anon.ID); err != nil {
+		return failed("DELETE /workspaces/{id}", err)
+	}
 	got, err := e.C.Workspace.Get(ctx, ws.ID)
 	if err != nil {
 		return failed("GET /workspaces/{id}", err)
