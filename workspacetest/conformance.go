@@ -46,7 +46,8 @@ func ConformanceWithoutKey(c *workspace.Client) ConformanceOption {
 // It creates only its own workspaces and sandboxes, named
 // "conformance-<random>-<n>", and removes them in t.Cleanup, even when a
 // check fails; nothing else on the server is read or changed beyond
-// listings.
+// listings. That cleanup uses c: keep c open until then (close it with
+// t.Cleanup registered before calling Conformance, not with defer).
 func Conformance(t *testing.T, c *workspace.Client, opts ...ConformanceOption) {
 	t.Helper()
 	var o conformance.Options
