@@ -20,6 +20,7 @@ import (
 // API.md's second-round calls.
 func nextChecks() []Check {
 	return []Check{
+		{Name: "sandboxes/resources", Needs: NeedFixes, Run: checkSandboxResources},
 		{Name: "process.detach/start-wait-events", Needs: workspace.FeatureProcessDetach, Run: checkDetachEvents},
 		{Name: "process.detach/stdin", Needs: workspace.FeatureProcessDetach, Run: checkDetachStdin},
 		{Name: "ports/connect", Needs: workspace.FeaturePorts, Run: checkPortsConnect},
@@ -316,4 +317,34 @@ func checkArchive(ctx context.Context, e *Env) error {
 	}
 	_, err = e.C.Workspace.GetFileInfo(ctx, ws.ID, d+"/bad/ok.txt")
 	return wantAPIError("PUT "+route+" refused: the archive's other entries must not land", err, workspace.CodeFileNotFound, 404)
+}
+
+// checkSandboxResources (Part 3): create params may carry resources; the
+// sandbox echoes the effective values, never above what was asked.
+func checkSandboxResources(ctx context.Context, e *Env) error {
+	ws, err := e.Workspace(ctx)
+	if err != nil {
+		return err
+	}
+	want := workspace.Resources{CPUs: 1, MemoryMB: 512, PIDs: 256, DiskMB: 1024}
+	sb, err := e.NewSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Resources: &want})
+	if err != nil {
+		return err
+	}
+	const route = "POST /sandboxes with resources"
+	r := sb.Resources
+	if r == nil {
+		return fmt.Errorf("%s: the sandbox has no resources object (want the effective values)", route)
+	}
+	if r.CPUs <= 0 || r.CPUs > want.CPUs || r.MemoryMB <= 0 || r.MemoryMB > want.MemoryMB || r.PIDs <= 0 || r.PIDs > want.PIDs || r.DiskMB <= 0 || r.DiskMB > want.DiskMB {
+		return mismatch(route, "effective resources", *r, fmt.Sprintf("each in (0, %+v]", want))
+	}
+	got, err := e.C.Sandbox.Get(ctx, sb.ID)
+	if err != nil {
+		return failed("GET /sandboxes/{id}", err)
+	}
+	if got.Resources == nil || *got.Resources != *r {
+		return mismatch("GET /sandboxes/{id}", "resources", got.Resources, *r)
+	}
+	return e.C.Sandbox.Delete(ctx, sb.ID, &workspace.DeleteSandboxOptions{Force: true})
 }
