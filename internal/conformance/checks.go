@@ -36,6 +36,7 @@ func baseChecks() []Check {
 		{Name: "files.raw/range", Needs: workspace.FeatureFilesRaw, Run: checkFilesRaw},
 		{Name: "process.stream/events", Needs: workspace.FeatureProcessStream, Run: checkStreamEvents},
 		{Name: "process.stream/kill", Needs: workspace.FeatureProcessStream, Run: checkStreamKill},
+		{Name: "process.stream/timeout-disconnect", Needs: workspace.FeatureProcessStream, Run: checkStreamTimeoutDisconnect},
 		{Name: "process.stdin/run", Needs: workspace.FeatureProcessStdin, Run: checkStdin},
 		{Name: "pty/session", Needs: workspace.FeaturePTY, Run: checkPTY},
 		{Name: "auth/unauthorized", Needs: workspace.FeatureAuth, Run: checkAuth},

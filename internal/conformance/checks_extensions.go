@@ -274,3 +274,72 @@ func checkNFS(ctx context.Context, e *Env) error {
 	}
 	return nil
 }
+
+// checkStreamTimeoutDisconnect (process.stream): a timeout ends the
+// stream with an error event of code 4002 after the partial output; a
+// client that goes away gets its process group killed.
+func checkStreamTimeoutDisconnect(ctx context.Context, e *Env) error {
+	sb, err := e.Sandbox(ctx)
+	if err != nil {
+		return err
+	}
+	var types []workspace.EventType
+	var out bytes.Buffer
+	var last error
+	for ev, err := range e.C.Process.RunStream(ctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", "printf partial; exec sleep 60"}, Timeout: time.Second}) {
+		if err != nil {
+			last = err
+			break
+		}
+		types = append(types, ev.Type)
+		if ev.Type == workspace.EventStdout {
+			out.Write(ev.Data)
+		}
+		if ev.Type == workspace.EventError && ev.Code != int(workspace.CodeProcessTimeout) {
+			return mismatch(streamRoute+" timeout", "error event code", ev.Code, workspace.CodeProcessTimeout)
+		}
+	}
+	if !errors.Is(last, workspace.ErrProcessTimeout) || !slices.Contains(types, workspace.EventError) {
+		return fmt.Errorf("%s with timeout 1000 ms: want an error event with code 4002, got events %v and error %v", streamRoute, types, last)
+	}
+	if err := differ(streamRoute+" timeout", "partial stdout", out.Bytes(), []byte("partial")); err != nil {
+		return err
+	}
+	// Go away after the first output; the process must die.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pid := 0
+	for ev, err := range e.C.Process.RunStream(sctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", "echo $$; exec sleep 300"}}) {
+		if err != nil {
+			return failed(streamRoute, err)
+		}
+		if ev.Type == workspace.EventStart {
+			pid = ev.PID
+		}
+		if ev.Type == workspace.EventStdout {
+			break
+		}
+	}
+	cancel()
+	if pid <= 0 {
+		return fmt.Errorf("%s: no start event with a pid", streamRoute)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, err := e.C.Process.Run(ctx, sb.ID, "kill", &workspace.RunCommandOptions{Args: []string{"-0", fmt.Sprint(pid)}})
+		if err != nil {
+			return failed(runRoute+" kill -0", err)
+		}
+		if r.ExitCode != 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: pid %d still runs 15 s after the client went away", streamRoute, pid)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
