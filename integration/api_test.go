@@ -84,48 +84,6 @@ func TestIntegrationHealth(t *testing.T) {
 	})
 }
 
-func TestIntegrationWorkspaceLifecycle(t *testing.T) {
-	t.Parallel()
-	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
-		ctx := ctxFor(t)
-		ws, err := c.Workspace.Create(ctx, &workspace.CreateWorkspaceParams{
-			Name:     "demo",
-			Metadata: map[string]string{"project": "demo"},
-		})
-		require.NoError(t, err)
-		assert.Equal(t, "demo", ws.Name)
-		assert.Equal(t, "demo", ws.Metadata["project"])
-		assert.False(t, ws.CreatedAt.IsZero())
-		assert.True(t, strings.HasPrefix(ws.NFSURL, "nfs://"), ws.NFSURL)
-		assert.True(t, strings.HasSuffix(ws.NFSURL, "/"+ws.ID), ws.NFSURL)
-
-		got, err := c.Workspace.Get(ctx, ws.ID)
-		require.NoError(t, err)
-		assert.Equal(t, ws.ID, got.ID)
-
-		anon, err := c.Workspace.Create(ctx, nil)
-		require.NoError(t, err)
-		assert.Empty(t, anon.Name)
-
-		list, err := c.Workspace.List(ctx)
-		require.NoError(t, err)
-		ids := map[string]bool{}
-		for _, w := range list {
-			ids[w.ID] = true
-		}
-		assert.True(t, ids[ws.ID] && ids[anon.ID])
-
-		require.NoError(t, c.Workspace.Delete(ctx, anon.ID))
-		_, err = c.Workspace.Get(ctx, anon.ID)
-		assert.ErrorIs(t, err, workspace.ErrWorkspaceNotFound)
-		assert.ErrorIs(t, err, workspace.ErrNotFound)
-		var apiErr *workspace.Error
-		require.ErrorAs(t, err, &apiErr)
-		assert.Equal(t, http.StatusNotFound, apiErr.StatusCode)
-		assert.Equal(t, workspace.CodeWorkspaceNotFound, apiErr.Code)
-	})
-}
-
 func TestIntegrationFiles(t *testing.T) {
 	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
@@ -302,27 +260,6 @@ func TestIntegrationRun(t *testing.T) {
 			assert.Equal(t, "from stdin\x00\xff", res.Stdout)
 		}
 	})
-}
-
-func TestIntegrationKill(t *testing.T) {
-	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
-	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
-	res, err := c.Process.Shell(ctx, sb.ID, "sleep 300 >/dev/null 2>&1 & echo $!", nil)
-	require.NoError(t, err)
-	var pid int
-	_, err = fmt.Sscan(res.Stdout, &pid)
-	require.NoError(t, err)
-	require.NoError(t, c.Process.Kill(ctx, sb.ID, pid, workspace.SIGKILL))
-	require.Eventually(t, func() bool {
-		r, err := c.Process.Run(ctx, sb.ID, "kill", &workspace.RunCommandOptions{Args: []string{"-0", fmt.Sprint(pid)}})
-		return err == nil && r.ExitCode != 0
-	}, 5*time.Second, 20*time.Millisecond)
-
-	err = c.Process.Kill(ctx, sb.ID, 99999, 0)
-	assert.ErrorIs(t, err, workspace.ErrProcessNotFound)
 }
 
 func TestIntegrationSandboxLifecycle(t *testing.T) {

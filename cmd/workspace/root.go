@@ -58,6 +58,7 @@ Remote files are named WORKSPACE:PATH, e.g. ws-1a2b:src/main.go.`,
 		a.cpCmd(),
 		a.filesCmd(),
 		a.healthCmd(),
+		a.conformanceCmd(),
 		newServeCmd(stderr),
 	)
 	a.addNextCommands(root)
