@@ -10,12 +10,13 @@ import (
 
 // defaultAPIURL is the server address when neither --api-url nor
 // WORKSPACE_API_URL is set.
-const defaultAPIURL = "http://localhost:8080"
+const defaultAPIURL = workspace.DefaultAPIURL
 
 // newClient returns an SDK client configured from the environment
 // (WORKSPACE_API_URL, WORKSPACE_API_KEY, WORKSPACE_TIMEOUT), overridden by
-// the flags. It mirrors workspace.NewClientFromEnv, which it will be
-// switched to once the SDK has it.
+// the flags. It reads the same variables as workspace.NewClientFromEnv,
+// which it cannot call: --api-url must override WORKSPACE_API_URL, and the
+// SDK has no option for the URL.
 func (a *app) newClient() (*workspace.Client, error) {
 	url := firstNonEmpty(a.apiURL, os.Getenv("WORKSPACE_API_URL"), defaultAPIURL)
 	var opts []workspace.Option

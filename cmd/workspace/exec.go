@@ -30,7 +30,7 @@ type execOptions struct {
 	timeout  time.Duration
 	stdin    bool // -i: read stdin even from a terminal
 	noStdin  bool
-	detach   bool // -d (workspace_next builds only)
+	detach   bool // -d: start detached (process.detach) and print the pid
 	sandbox  string
 	command  string
 	commArgs []string

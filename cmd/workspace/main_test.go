@@ -33,9 +33,6 @@ func TestMain(m *testing.M) {
 	}
 	cliBinary = filepath.Join(dir, "workspace")
 	args := []string{"build", "-o", cliBinary}
-	if nextBuild {
-		args = append(args, "-tags", "workspace_next")
-	}
 	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

@@ -1,5 +1,3 @@
-//go:build workspace_next
-
 package main
 
 import (

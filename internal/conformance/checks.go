@@ -3,8 +3,7 @@ package conformance
 import workspace "github.com/elevo/workspace-sdk-go"
 
 // Checks returns every check, in the order they run: the base protocol,
-// the Part 2 fixes, the extensions, the limits, then (in a build with the
-// workspace_next tag) the Part 3 features.
+// the Part 2 fixes, the extensions, the limits, then the Part 3 features.
 func Checks() []Check {
 	return append(baseChecks(), nextChecks()...)
 }
