@@ -71,5 +71,6 @@
 // /usr/sbin:/usr/bin:/sbin:/bin) and HOME (/workspace) unless given, then
 // Spec.Env, then the request's Env on top.
 //
-// SECURITY.md says point by point what a sandbox can and cannot do.
+// The README's security section says point by point what a sandbox can
+// and cannot do.
 package sandbox
