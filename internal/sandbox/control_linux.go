@@ -16,7 +16,8 @@ import (
 // reply must fit in one maxPacket packet, be valid JSON, answer a
 // request that is waiting (by id), be an event that request expects, and
 // carry descriptors only where the protocol puts one (the PTY master on
-// the first answer to a PTY request). Anything else is a protocol
+// the first answer to a PTY request, the connected socket on a dial
+// answer). Anything else is a protocol
 // violation: the sandbox ends with ErrAgentDead and every descriptor that
 // came with the reply is closed. Every wait for an answer is bounded by
 // Config.AgentTimeout (ErrAgentTimeout), and while calls are in flight a
@@ -105,6 +106,9 @@ func (s *Sandbox) deliver(b []byte, fds []int, flags int) string {
 		}
 	case (pc.op == opExec || pc.op == opPTY) && (msg.Ev == evExit || msg.Ev == evError):
 	case (pc.op == opSignal || pc.op == opKillGroup || pc.op == opPing) && (msg.Ev == evOK || msg.Ev == evError):
+	case pc.op == opDial && msg.Ev == evDialed:
+		wantFDs = 1 // the connected socket (dial_linux.go)
+	case pc.op == opDial && msg.Ev == evError:
 	default:
 		return fmt.Sprintf("unexpected %q for a %q request", msg.Ev, pc.op)
 	}
