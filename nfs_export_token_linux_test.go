@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,8 +20,14 @@ import (
 // the export is the id, as upstream.
 func TestNFSExportNeedsTokenWithAPIKey(t *testing.T) {
 	for _, key := range []string{"secret-key", ""} {
+		// The sandbox uid must be able to search the data dir (the run dir
+		// with the agent is inside it): t.TempDir's parent is 0700.
+		dataDir, err := os.MkdirTemp("", "nfs-export-token-")
+		require.NoError(t, err)
+		require.NoError(t, os.Chmod(dataDir, 0o711))
+		t.Cleanup(func() { _ = os.RemoveAll(dataDir) })
 		in, err := server.Listen(server.Config{
-			DataDir:  t.TempDir(),
+			DataDir:  dataDir,
 			HTTPAddr: "127.0.0.1:0",
 			NFSAddr:  "127.0.0.1:0",
 			APIKey:   key,

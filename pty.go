@@ -436,6 +436,17 @@ func (p *PTYSession) Close() error {
 	return err
 }
 
+// Detach ends the session without killing the shell, whatever
+// PTYOptions.KeepOnClose says: the shell keeps running on the server, and
+// PTYService.Attach comes back to it. Like Close it is idempotent and
+// waits for the session's goroutine.
+func (p *PTYSession) Detach() error {
+	p.mu.Lock()
+	p.killOnClose = false
+	p.mu.Unlock()
+	return p.Close()
+}
+
 // readLoop owns the connection's reads: it delivers output, records the exit
 // status and finishes the session when the connection ends.
 func (p *PTYSession) readLoop() {

@@ -116,7 +116,7 @@ func (a *app) shell(ctx context.Context, sandboxID string, o *shellOptions) erro
 			}
 			return nil
 		case <-detached:
-			sess.Close()
+			sess.Detach()
 			<-outDone
 			msg := fmt.Sprintf("detached from PTY %s; come back with: workspace shell %s --attach %s\n", sess.ID(), sandboxID, sess.ID())
 			if isTerm { // still in raw mode: no implicit carriage return
