@@ -70,18 +70,19 @@ func run(ctx context.Context, c *workspace.Client, stdout, stderr io.Writer) (er
 	web := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 
 	// The server takes a moment to listen: poll until it answers.
-	page, err := getUntil(ctx, web, "http://"+fwd.Addr().String()+"/index.html", 20*time.Second)
+	page, err := getUntil(ctx, web, "http://"+fwd.Addr().String()+"/", 20*time.Second)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Through the forwarded port: %s", page)
 
-	// The preview URL is for a browser, or any HTTP client.
+	// The preview URL is for a browser, or any HTTP client; with auth on
+	// it carries a token that opens this sandbox's port only.
 	preview, err := c.Sandbox.PreviewURL(ctx, sbx.ID, port)
 	if err != nil {
 		return err
 	}
-	if page, err = get(ctx, web, strings.TrimSuffix(preview, "/")+"/index.html"); err != nil {
+	if page, err = get(ctx, web, preview); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "Through the preview URL: %s", page)
@@ -102,7 +103,7 @@ func run(ctx context.Context, c *workspace.Client, stdout, stderr io.Writer) (er
 		case workspace.EventStdout, workspace.EventStderr: // http.server logs to stderr
 			fmt.Fprint(stdout, string(event.Data))
 			log.Write(event.Data)
-			if strings.Count(log.String(), `"GET /index.html `) == 2 {
+			if strings.Count(log.String(), `"GET / `) == 2 {
 				if err := attached.Kill(ctx, workspace.SIGTERM); err != nil {
 					return err
 				}

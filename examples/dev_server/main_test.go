@@ -30,8 +30,8 @@ func TestDevServer(t *testing.T) {
 Through the forwarded port: <h1>Hello from the sandbox</h1>
 Through the preview URL: <h1>Hello from the sandbox</h1>
 Attached to pid (\d+); its log:
-(?s:.*)127\.0\.0\.1 - - \[[^]]+\] "GET /index.html HTTP/1.1" 200 -
-(?s:.*)127\.0\.0\.1 - - \[[^]]+\] "GET /index.html HTTP/1.1" 200 -
+(?s:.*)127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1.1" 200 -
+(?s:.*)127\.0\.0\.1 - - \[[^]]+\] "GET / HTTP/1.1" 200 -
 (?s:.*)Exited with code: 143
 $`)
 	m := want.FindSubmatch(out.Bytes())
