@@ -125,7 +125,12 @@ func TestREADMEBlocks(t *testing.T) {
 			d := write(t, fmt.Sprintf("prog%d", i), "main.go", b)
 			require.Contains(t, run(t, d, "run", "."), "File content: Hello, World!")
 		case strings.HasPrefix(b, "func Test"):
-			src := "package readme\n\nimport (\n\t\"testing\"\n\n\t\"github.com/elevo/workspace-sdk-go/workspacetest\"\n)\n\n" + b
+			imports := "\t\"testing\"\n\n"
+			if usesSDKPackage.MatchString(stripLineComments(b)) {
+				imports += "\tworkspace \"github.com/elevo/workspace-sdk-go\"\n"
+			}
+			imports += "\t\"github.com/elevo/workspace-sdk-go/workspacetest\"\n"
+			src := "package readme\n\nimport (\n" + imports + ")\n\n" + b
 			d := write(t, fmt.Sprintf("test%d", i), "readme_test.go", src)
 			run(t, d, "test", ".")
 		case strings.Contains(b, "c.NFS.Mount("):
@@ -187,4 +192,19 @@ func TestREADMEBlocks(t *testing.T) {
 	for _, want := range []string{"line 3", "Exited with code: 0", "Created 3 sandboxes", "Worker 2: Worker 2", "gave up after 2 s"} {
 		require.Contains(t, out, want, "fragments' output:\n%s", out)
 	}
+}
+
+// usesSDKPackage matches a use of the package workspace (not workspacetest).
+var usesSDKPackage = regexp.MustCompile(`\bworkspace\.`)
+
+// stripLineComments removes // comments, so a type named in a comment
+// does not count as a use of its package.
+func stripLineComments(src string) string {
+	lines := strings.Split(src, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, "//"); j >= 0 {
+			lines[i] = l[:j]
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -79,7 +79,9 @@ func TestHostileAgentUnreachable(t *testing.T) {
 			t.Fatalf("run %d: /proc/1 of the agent readable: %s", i, r.Stdout)
 		}
 	}
-	if after := countFDs(t); after != before {
+	// Other tests of the package run in parallel and open and close
+	// descriptors too: a leak shows as growth, far beyond their few.
+	if after := countFDs(t); after > before+8 {
 		t.Errorf("server descriptors: %d before 200 attacks, %d after", before, after)
 	}
 	if s.Err() != nil {
