@@ -100,17 +100,25 @@
 //	workspace.go  WorkspaceService: workspaces and their files
 //	transfer.go   Upload and Download: large files as streams (files.raw)
 //	sandbox.go    SandboxService
+//	archive.go    UploadDir, DownloadDir, UploadArchive, DownloadArchive (files.archive)
+//	watch.go      Watch: file events under a path (files.watch)
+//	sandbox.go    SandboxService
+//	ports.go      DialPort, ForwardPort, PreviewURL (ports)
 //	process.go    ProcessService: Run, Exec, Shell, Kill
+//	process_detach.go  Start, Attach, List and Process: processes that outlive a call
+//	cmd.go        Cmd: an os/exec-style command on every server
 //	stream.go     RunStream: process events over server-sent events (go-sse)
 //	pty.go        PTYService and PTYSession: terminals over WebSocket
 //	nfs.go        NFSService: kernel mounts and userspace sessions
 //	nfs_fs.go     NFSFileSystem: a workspace as an fs.FS over NFSv3
+//	nfs_file.go   NFSFile: one open file of a session
 //
 // Next to it:
 //
 //	workspacetest/         the reference server in-process, for tests (builds everywhere)
 //	integration/           end-to-end suites and benchmarks against real sandboxes
 //	examples/              runnable programs, one per topic
+//	cmd/workspace          the command line for people (cobra), built on this package
 //	cmd/workspace-server   the reference server's command
 //	internal/wire          the protocol facts both ends share: codes, features, event shapes
 //	internal/servecmd      the server's flags and serve loop
@@ -118,6 +126,9 @@
 //	internal/sandbox       sandboxes: bubblewrap, the in-sandbox agent, processes, PTYs
 //	internal/store         the server's SQLite store
 //	internal/nfsserver     the NFSv3 export of workspaces
+//	internal/nfsclient     the userspace NFSv3 client behind NFS.Open (cache, write pipeline)
+//	internal/tarfs         tar streams of os.Root trees, and safe extraction
+//	internal/conformance   the protocol checks behind workspacetest.Conformance
 //	internal/nfsmount      kernel NFS mounts
 //	internal/bench         the benchmark command (go run ./internal/bench)
 package workspace

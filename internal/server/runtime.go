@@ -66,8 +66,9 @@ type Runtime interface {
 	Close() error
 }
 
-// SandboxRuntime is one live sandbox. (Dialing a port of the sandbox
-// will join it with the ports feature.)
+// SandboxRuntime is one live sandbox. A runtime that can also reach TCP
+// ports inside its sandboxes implements portDialer (ports.go); without it
+// the ports routes answer 501/1004.
 type SandboxRuntime interface {
 	// Run runs a command to completion.
 	Run(ctx context.Context, req ExecRequest) (*ExecResult, error)
