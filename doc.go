@@ -99,7 +99,6 @@
 //	types.go      the values the services take and return
 //	workspace.go  WorkspaceService: workspaces and their files
 //	transfer.go   Upload and Download: large files as streams (files.raw)
-//	sandbox.go    SandboxService
 //	archive.go    UploadDir, DownloadDir, UploadArchive, DownloadArchive (files.archive)
 //	watch.go      Watch: file events under a path (files.watch)
 //	sandbox.go    SandboxService
