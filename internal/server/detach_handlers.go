@@ -198,13 +198,7 @@ func (s *Server) handleProcessEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		last = n
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	sw := newSSEWriter(w)
-	_ = sw.rc.SetWriteDeadline(time.Time{})
+	sw := startSSE(w)
 	beat := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer beat.Stop()
 	pos := p.attach(last)
