@@ -131,11 +131,7 @@ type pathResponse struct {
 }
 
 func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
-		return
-	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}
@@ -322,11 +318,7 @@ type mkdirRequest struct {
 }
 
 func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
-		return
-	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}
@@ -424,11 +416,7 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
-		return
-	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}
