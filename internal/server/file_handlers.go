@@ -130,6 +130,16 @@ type pathResponse struct {
 	Path    string `json:"path"`
 }
 
+// answerPath ends a handler that changed path p: the file error of err,
+// or 200 with {"success":true,"path":p}.
+func answerPath(w http.ResponseWriter, p string, err error) {
+	if err != nil {
+		writeFileError(w, err, p)
+		return
+	}
+	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+}
+
 func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
@@ -166,11 +176,7 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 		writeFileError(w, err, p)
 		return
 	}
-	if err := wf.writeAtomic(rel, data); err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, wf.writeAtomic(rel, data))
 }
 
 func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
@@ -201,11 +207,7 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = wf.Remove(rel)
 	}
-	if err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, err)
 }
 
 type fileInfoJSON struct {
@@ -341,11 +343,7 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
 			err = fs.ErrExist
 		}
 	}
-	if err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, err)
 }
 
 type moveRequest struct {

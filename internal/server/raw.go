@@ -116,11 +116,7 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := wf.commitTemp(f, rel); err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, wf.commitTemp(f, rel))
 }
 
 // isRawUpload reports whether r is a files/raw upload, whose body has a
