@@ -39,6 +39,22 @@ func (s *Server) wantBase64(w http.ResponseWriter, enc string) (b64, ok bool) {
 	return false, false
 }
 
+// decodeBody returns the bytes of a body field sent as text or, with b64,
+// as standard base64 (decoded in place); a bad base64 is 400/1002 naming
+// field, written to w (ok=false).
+func decodeBody(w http.ResponseWriter, field, text string, b64 bool) (data []byte, ok bool) {
+	data = []byte(text)
+	if !b64 {
+		return data, true
+	}
+	n, err := base64.StdEncoding.Decode(data, data)
+	if err != nil {
+		writeErrorDetails(w, wire.CodeInvalidParameter, field+" is not valid base64", err.Error())
+		return nil, false
+	}
+	return data[:n], true
+}
+
 type readFileResponse struct {
 	Content  string `json:"content"`
 	Encoding string `json:"encoding,omitempty"`
@@ -162,14 +178,9 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := []byte(*req.Content)
-	if b64 {
-		n, err := base64.StdEncoding.Decode(data, data)
-		if err != nil {
-			writeErrorDetails(w, wire.CodeInvalidParameter, "content is not valid base64", err.Error())
-			return
-		}
-		data = data[:n]
+	data, ok := decodeBody(w, "content", *req.Content, b64)
+	if !ok {
+		return
 	}
 	rel, err := rootRel(p)
 	if err != nil {
