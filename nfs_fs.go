@@ -143,6 +143,18 @@ func nfsPathParts(op, name string) ([]string, error) {
 	return strings.Split(name, "/"), nil
 }
 
+// walk validates name and looks it up from the export's root: its
+// components, file handle and attributes. Errors are *fs.PathError of op.
+func (f *NFSFileSystem) walk(op, name string) (parts []string, fh []byte, a *nfsclient.Attr, err error) {
+	if parts, err = nfsPathParts(op, name); err != nil {
+		return nil, nil, nil, err
+	}
+	if fh, a, err = f.c.Walk(parts); err != nil {
+		return nil, nil, nil, nfsPathError(op, name, err)
+	}
+	return parts, fh, a, nil
+}
+
 // nfsFileInfo is an fs.FileInfo from NFS attributes.
 type nfsFileInfo struct {
 	name string
@@ -175,13 +187,9 @@ func (i *nfsFileInfo) Mode() fs.FileMode {
 
 // Stat returns the attributes of name without following a final symlink.
 func (f *NFSFileSystem) Stat(name string) (fs.FileInfo, error) {
-	parts, err := nfsPathParts("stat", name)
+	_, _, a, err := f.walk("stat", name)
 	if err != nil {
 		return nil, err
-	}
-	_, a, err := f.c.Walk(parts)
-	if err != nil {
-		return nil, nfsPathError("stat", name, err)
 	}
 	return &nfsFileInfo{name: path.Base(name), attr: *a}, nil
 }
@@ -189,13 +197,9 @@ func (f *NFSFileSystem) Stat(name string) (fs.FileInfo, error) {
 // Open opens name for reading: a file is an *NFSFile, a directory an
 // fs.ReadDirFile.
 func (f *NFSFileSystem) Open(name string) (fs.File, error) {
-	parts, err := nfsPathParts("open", name)
+	parts, fh, a, err := f.walk("open", name)
 	if err != nil {
 		return nil, err
-	}
-	fh, a, err := f.c.Walk(parts)
-	if err != nil {
-		return nil, nfsPathError("open", name, err)
 	}
 	info := &nfsFileInfo{name: path.Base(name), attr: *a}
 	if a.Type == nfsclient.TypeDir {
@@ -220,16 +224,12 @@ func (f *NFSFileSystem) readDir(fh []byte) ([]fs.DirEntry, error) {
 
 // ReadDir lists the directory name, sorted by file name.
 func (f *NFSFileSystem) ReadDir(name string) ([]fs.DirEntry, error) {
-	parts, err := nfsPathParts("readdir", name)
+	_, fh, a, err := f.walk("readdir", name)
 	if err != nil {
 		return nil, err
 	}
-	fh, a, err := f.c.Walk(parts)
-	if err == nil && a.Type != nfsclient.TypeDir {
-		err = syscall.ENOTDIR
-	}
-	if err != nil {
-		return nil, nfsPathError("readdir", name, err)
+	if a.Type != nfsclient.TypeDir {
+		return nil, nfsPathError("readdir", name, syscall.ENOTDIR)
 	}
 	ents, err := f.readDir(fh)
 	return ents, nfsPathError("readdir", name, err)
@@ -237,16 +237,12 @@ func (f *NFSFileSystem) ReadDir(name string) ([]fs.DirEntry, error) {
 
 // ReadFile reads the whole file name with large, pipelined READs.
 func (f *NFSFileSystem) ReadFile(name string) ([]byte, error) {
-	parts, err := nfsPathParts("read", name)
+	parts, fh, a, err := f.walk("read", name)
 	if err != nil {
 		return nil, err
 	}
-	fh, a, err := f.c.Walk(parts)
-	if err == nil && a.Type == nfsclient.TypeDir {
-		err = syscall.EISDIR
-	}
-	if err != nil {
-		return nil, nfsPathError("read", name, err)
+	if a.Type == nfsclient.TypeDir {
+		return nil, nfsPathError("read", name, syscall.EISDIR)
 	}
 	file := f.c.OpenFile(fh, parts, a)
 	defer file.Close()

@@ -4,22 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/coder/websocket"
+	"github.com/elevo/workspace-sdk-go/internal/netsplice"
 )
 
 // featurePorts is the server feature DialPort, ForwardPort and PreviewURL
 // need.
 const featurePorts = FeaturePorts
-
-// portCopyBuffer is the buffer of each direction of a forwarded
-// connection.
-const portCopyBuffer = 64 << 10
 
 func portPath(sandboxID string, port int, rest string) string {
 	return sandboxPath(sandboxID, "/ports/"+strconv.Itoa(port)+rest)
@@ -197,7 +193,7 @@ func (pf *PortForward) acceptLoop(dial func(context.Context) (net.Conn, error)) 
 				return
 			}
 			defer pf.untrack(remote)
-			splice(c, remote)
+			netsplice.Splice(c, remote)
 		}()
 	}
 }
@@ -218,20 +214,4 @@ func (pf *PortForward) untrack(c net.Conn) {
 	pf.mu.Lock()
 	delete(pf.conns, c)
 	pf.mu.Unlock()
-}
-
-// splice copies a and b into each other until either side ends, then
-// closes both and returns once both copies stopped.
-func splice(a, b net.Conn) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.CopyBuffer(b, a, make([]byte, portCopyBuffer)) //nolint:errcheck // an end is an end
-		a.Close()
-		b.Close()
-	}()
-	io.CopyBuffer(a, b, make([]byte, portCopyBuffer)) //nolint:errcheck // an end is an end
-	a.Close()
-	b.Close()
-	<-done
 }

@@ -141,7 +141,7 @@ func (s *WorkspaceService) Download(ctx context.Context, id, path string, opts *
 		}
 		var rc io.ReadCloser = io.NopCloser(bytes.NewReader(data))
 		if fn := opts.progress(); fn != nil {
-			rc = &progressBody{ReadCloser: rc, total: int64(len(data)), fn: fn}
+			rc = newProgressBody(rc, int64(len(data)), fn)
 			fn(0, int64(len(data)))
 		}
 		return rc, nil
@@ -189,7 +189,7 @@ func (s *WorkspaceService) Download(ctx context.Context, id, path string, opts *
 	}
 	if fn := opts.progress(); fn != nil {
 		fn(0, total)
-		rc = &progressBody{ReadCloser: rc, total: total, fn: fn}
+		rc = newProgressBody(rc, total, fn)
 	}
 	return rc, nil
 }
@@ -240,19 +240,13 @@ func (p *progressReader) Read(b []byte) (int, error) {
 
 // progressBody is a progressReader that closes.
 type progressBody struct {
-	io.ReadCloser
-	done  int64
-	total int64
-	fn    func(done, total int64)
+	progressReader
+	io.Closer
 }
 
-func (p *progressBody) Read(b []byte) (int, error) {
-	n, err := p.ReadCloser.Read(b)
-	if n > 0 {
-		p.done += int64(n)
-		p.fn(p.done, p.total)
-	}
-	return n, err
+// newProgressBody reports the bytes read through rc, of total, to fn.
+func newProgressBody(rc io.ReadCloser, total int64, fn func(done, total int64)) *progressBody {
+	return &progressBody{progressReader{r: rc, total: total, fn: fn}, rc}
 }
 
 // readFileRaw is ReadFile over GET files/raw: one copy of the bytes, no

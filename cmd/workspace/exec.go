@@ -76,11 +76,7 @@ carries it with the request. For larger inputs copy a file with
 }
 
 func (a *app) exec(ctx context.Context, o *execOptions) error {
-	env, err := parseKeyValues("-e", o.env)
-	if err != nil {
-		return err
-	}
-	stdin, err := a.readExecStdin(ctx, o)
+	env, stdin, err := a.execInput(ctx, o)
 	if err != nil {
 		return err
 	}
@@ -121,6 +117,20 @@ func (a *app) exec(ctx context.Context, o *execOptions) error {
 		}
 		return errors.New("stream ended without an exit status")
 	})
+}
+
+// execInput is what exec sends with the command, in both modes: the -e
+// environment and the standard input (read before any request is made).
+func (a *app) execInput(ctx context.Context, o *execOptions) (map[string]string, []byte, error) {
+	env, err := parseKeyValues("-e", o.env)
+	if err != nil {
+		return nil, nil, err
+	}
+	stdin, err := a.readExecStdin(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, stdin, nil
 }
 
 // readExecStdin returns the bytes to feed the command, or nil.

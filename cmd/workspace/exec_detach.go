@@ -15,11 +15,7 @@ func (a *app) addDetachFlag(cmd *cobra.Command, o *execOptions) {
 
 // execDetached starts the command with Process.Start and prints its PID.
 func (a *app) execDetached(ctx context.Context, o *execOptions) error {
-	env, err := parseKeyValues("-e", o.env)
-	if err != nil {
-		return err
-	}
-	stdin, err := a.readExecStdin(ctx, o)
+	env, stdin, err := a.execInput(ctx, o)
 	if err != nil {
 		return err
 	}

@@ -62,21 +62,15 @@ func (a *app) filesCatCmd() *cobra.Command {
 		Short: "Print files of a workspace to stdout (binary-safe)",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			locs, err := remoteArgs(args)
-			if err != nil {
-				return err
-			}
-			return a.withClient(func(c *workspace.Client) error {
-				for _, loc := range locs {
-					body, err := c.Workspace.Download(cmd.Context(), loc.workspace, loc.path, nil)
-					if err != nil {
-						return err
-					}
-					_, err = io.Copy(a.stdout, body)
-					body.Close()
-					if err != nil {
-						return fmt.Errorf("cat %s: %w", loc, err)
-					}
+			return a.forEachRemote(args, func(c *workspace.Client, loc location) error {
+				body, err := c.Workspace.Download(cmd.Context(), loc.workspace, loc.path, nil)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(a.stdout, body)
+				body.Close()
+				if err != nil {
+					return fmt.Errorf("cat %s: %w", loc, err)
 				}
 				return nil
 			})
@@ -91,20 +85,11 @@ func (a *app) filesRmCmd() *cobra.Command {
 		Short: "Delete files or directories of a workspace",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			locs, err := remoteArgs(args)
-			if err != nil {
-				return err
-			}
-			return a.withClient(func(c *workspace.Client) error {
-				for _, loc := range locs {
-					if loc.path == "" {
-						return usagef("refusing to delete the root of workspace %s", loc.workspace)
-					}
-					if err := c.Workspace.DeleteFile(cmd.Context(), loc.workspace, loc.path, &workspace.DeleteFileOptions{Recursive: recursive}); err != nil {
-						return err
-					}
+			return a.forEachRemote(args, func(c *workspace.Client, loc location) error {
+				if loc.path == "" {
+					return usagef("refusing to delete the root of workspace %s", loc.workspace)
 				}
-				return nil
+				return c.Workspace.DeleteFile(cmd.Context(), loc.workspace, loc.path, &workspace.DeleteFileOptions{Recursive: recursive})
 			})
 		},
 	}
@@ -118,17 +103,8 @@ func (a *app) filesMkdirCmd() *cobra.Command {
 		Short: "Create directories (and missing parents) in a workspace",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			locs, err := remoteArgs(args)
-			if err != nil {
-				return err
-			}
-			return a.withClient(func(c *workspace.Client) error {
-				for _, loc := range locs {
-					if err := c.Workspace.Mkdir(cmd.Context(), loc.workspace, loc.path); err != nil {
-						return err
-					}
-				}
-				return nil
+			return a.forEachRemote(args, func(c *workspace.Client, loc location) error {
+				return c.Workspace.Mkdir(cmd.Context(), loc.workspace, loc.path)
 			})
 		},
 	}
@@ -174,4 +150,22 @@ func remoteArgs(args []string) ([]location, error) {
 		locs[i] = l
 	}
 	return locs, nil
+}
+
+// forEachRemote parses args as WORKSPACE:PATH locations (all of them first,
+// so a bad one fails before any work) and runs fn on each in order with one
+// client, stopping at the first error.
+func (a *app) forEachRemote(args []string, fn func(c *workspace.Client, loc location) error) error {
+	locs, err := remoteArgs(args)
+	if err != nil {
+		return err
+	}
+	return a.withClient(func(c *workspace.Client) error {
+		for _, loc := range locs {
+			if err := fn(c, loc); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

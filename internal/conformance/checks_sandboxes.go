@@ -105,12 +105,9 @@ func checkDeleteWithoutForce(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	sb, err := e.NewSandbox(ctx, ws.ID, nil)
+	sb, err := e.NewRunningSandbox(ctx, ws.ID, nil)
 	if err != nil {
 		return err
-	}
-	if _, err := e.C.Sandbox.WaitForState(ctx, sb.ID, workspace.StateRunning); err != nil {
-		return failed("GET /sandboxes/{id}: wait for running", err)
 	}
 	const route = "DELETE /sandboxes/{id} without force of a running sandbox"
 	err = e.C.Sandbox.Delete(ctx, sb.ID, nil)
@@ -136,12 +133,9 @@ func checkWorkspaceBusy(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	sb, err := e.NewSandbox(ctx, ws.ID, nil)
+	sb, err := e.NewRunningSandbox(ctx, ws.ID, nil)
 	if err != nil {
 		return err
-	}
-	if _, err := e.C.Sandbox.WaitForState(ctx, sb.ID, workspace.StateRunning); err != nil {
-		return failed("GET /sandboxes/{id}: wait for running", err)
 	}
 	err = e.C.Workspace.Delete(ctx, ws.ID)
 	if err := wantAPIError("DELETE /workspaces/{id} with a running sandbox", err, workspace.CodeWorkspaceHasActiveSandboxes, 409); err != nil {

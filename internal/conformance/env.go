@@ -108,6 +108,19 @@ func (e *Env) NewSandbox(ctx context.Context, wsID string, p *workspace.CreateSa
 	return sb, nil
 }
 
+// NewRunningSandbox is NewSandbox, then waits until the sandbox runs and
+// returns it as it is then.
+func (e *Env) NewRunningSandbox(ctx context.Context, wsID string, p *workspace.CreateSandboxParams) (*workspace.Sandbox, error) {
+	sb, err := e.NewSandbox(ctx, wsID, p)
+	if err != nil {
+		return nil, err
+	}
+	if sb, err = e.C.Sandbox.WaitForState(ctx, sb.ID, workspace.StateRunning); err != nil {
+		return nil, failed("GET /sandboxes/{id}: wait for running", err)
+	}
+	return sb, nil
+}
+
 // Workspace returns the shared workspace of the run, creating it once.
 func (e *Env) Workspace(ctx context.Context) (*workspace.Workspace, error) {
 	e.mu.Lock()
@@ -139,12 +152,9 @@ func (e *Env) Sandbox(ctx context.Context) (*workspace.Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb, err = e.NewSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Env: map[string]string{"CONFORMANCE_SANDBOX_VAR": "from-sandbox"}})
+	sb, err = e.NewRunningSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Env: map[string]string{"CONFORMANCE_SANDBOX_VAR": "from-sandbox"}})
 	if err != nil {
 		return nil, err
-	}
-	if sb, err = e.C.Sandbox.WaitForState(ctx, sb.ID, workspace.StateRunning); err != nil {
-		return nil, fmt.Errorf("GET /sandboxes/{id}: wait for running: %w", err)
 	}
 	e.mu.Lock()
 	e.sbx = sb

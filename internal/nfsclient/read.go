@@ -89,24 +89,7 @@ func (c *Client) readInto(fh []byte, p []byte, off int64) (n int, eof bool, err 
 
 // readSeq fills p (at most a few rsize) from off with consecutive READs.
 func (c *Client) readSeq(fh []byte, p []byte, off int64) (n int, eof bool, err error) {
-	for n < len(p) {
-		data, eof, attr, err := c.read1(fh, off+int64(n), min(len(p)-n, int(c.rsize)))
-		if err != nil {
-			return n, false, err
-		}
-		if attr != nil {
-			c.cache.observe(fh, attr)
-		}
-		k := copy(p[n:], data)
-		n += k
-		if eof {
-			return n, true, nil
-		}
-		if k == 0 {
-			return n, false, errNoProgress
-		}
-	}
-	return n, false, nil
+	return c.readRange(fh, p, off, false)
 }
 
 // readCached fills p from off through the cache: cached blocks are copied,
@@ -155,14 +138,24 @@ func (c *Client) readCached(fh []byte, p []byte, off int64) (n int, eof bool, er
 // readMiss reads whole blocks at lo (a block boundary) into buf and caches
 // them.
 func (c *Client) readMiss(fh []byte, buf []byte, lo int64) (int, bool, error) {
-	n := 0
-	for n < len(buf) {
-		data, eof, attr, err := c.read1(fh, lo+int64(n), min(len(buf)-n, int(c.rsize)))
+	return c.readRange(fh, buf, lo, true)
+}
+
+// readRange fills p from off with consecutive READs of at most rsize each.
+// With keep, each answer's data (and attributes) go into the block cache;
+// without, only the attributes refresh it.
+func (c *Client) readRange(fh []byte, p []byte, off int64, keep bool) (n int, eof bool, err error) {
+	for n < len(p) {
+		data, eof, attr, err := c.read1(fh, off+int64(n), min(len(p)-n, int(c.rsize)))
 		if err != nil {
 			return n, false, err
 		}
-		c.cache.put(fh, lo+int64(n), data, eof, attr)
-		k := copy(buf[n:], data)
+		if keep {
+			c.cache.put(fh, off+int64(n), data, eof, attr)
+		} else if attr != nil {
+			c.cache.observe(fh, attr)
+		}
+		k := copy(p[n:], data)
 		n += k
 		if eof {
 			return n, true, nil

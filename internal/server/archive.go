@@ -100,11 +100,10 @@ type archiveResponse struct {
 
 // handleArchivePut extracts a tar or tar.gz under path, all or nothing.
 func (s *Server) handleArchivePut(w http.ResponseWriter, r *http.Request) {
-	limit := s.cfg.MaxUploadBytes
-	if limit > 0 && r.ContentLength > limit {
-		s.uploadTooLarge(w)
+	if s.declaredUploadTooLarge(w, r) {
 		return
 	}
+	limit := s.cfg.MaxUploadBytes
 	wf, p, rel, ok := s.fileRequest(w, r, false)
 	if !ok {
 		return

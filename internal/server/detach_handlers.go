@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -11,16 +10,11 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/wire"
 )
 
-// startProcessRequest is the body of POST /sandboxes/{id}/processes.
+// startProcessRequest is the body of POST /sandboxes/{id}/processes: the
+// fields of run, plus open_stdin and follow.
 type startProcessRequest struct {
-	Command   *string           `json:"command"`
-	Args      []string          `json:"args"`
-	Env       map[string]string `json:"env"`
-	Cwd       string            `json:"cwd"`
-	Timeout   *int64            `json:"timeout"` // milliseconds
-	Stdin     *string           `json:"stdin"`
-	Encoding  string            `json:"encoding"`
-	OpenStdin bool              `json:"open_stdin"`
+	runRequest
+	OpenStdin bool `json:"open_stdin"`
 	// Follow: the caller reads the events at once; until its reader
 	// attaches, output waits as for an attached reader (an extension of
 	// PROTOCOL.md that the SDK's Cmd uses).
@@ -67,14 +61,8 @@ func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
 		ex.Timeout = time.Duration(*req.Timeout) * time.Millisecond
 	}
 	if req.Stdin != nil {
-		ex.Stdin = []byte(*req.Stdin)
-		if b64 {
-			n, err := base64.StdEncoding.Decode(ex.Stdin, ex.Stdin)
-			if err != nil {
-				writeErrorDetails(w, wire.CodeInvalidParameter, "stdin is not valid base64", err.Error())
-				return
-			}
-			ex.Stdin = ex.Stdin[:n]
+		if ex.Stdin, ok = decodeBody(w, "stdin", *req.Stdin, b64); !ok {
+			return
 		}
 	}
 	if err := s.procs.reserve(); err != nil {
@@ -198,13 +186,7 @@ func (s *Server) handleProcessEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		last = n
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	sw := newSSEWriter(w)
-	_ = sw.rc.SetWriteDeadline(time.Time{})
+	sw := startSSE(w)
 	beat := time.NewTicker(s.cfg.StreamHeartbeat)
 	defer beat.Stop()
 	pos := p.attach(last)

@@ -39,6 +39,22 @@ func (s *Server) wantBase64(w http.ResponseWriter, enc string) (b64, ok bool) {
 	return false, false
 }
 
+// decodeBody returns the bytes of a body field sent as text or, with b64,
+// as standard base64 (decoded in place); a bad base64 is 400/1002 naming
+// field, written to w (ok=false).
+func decodeBody(w http.ResponseWriter, field, text string, b64 bool) (data []byte, ok bool) {
+	data = []byte(text)
+	if !b64 {
+		return data, true
+	}
+	n, err := base64.StdEncoding.Decode(data, data)
+	if err != nil {
+		writeErrorDetails(w, wire.CodeInvalidParameter, field+" is not valid base64", err.Error())
+		return nil, false
+	}
+	return data[:n], true
+}
+
 type readFileResponse struct {
 	Content  string `json:"content"`
 	Encoding string `json:"encoding,omitempty"`
@@ -130,12 +146,18 @@ type pathResponse struct {
 	Path    string `json:"path"`
 }
 
-func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
+// answerPath ends a handler that changed path p: the file error of err,
+// or 200 with {"success":true,"path":p}.
+func answerPath(w http.ResponseWriter, p string, err error) {
+	if err != nil {
+		writeFileError(w, err, p)
 		return
 	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+}
+
+func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}
@@ -156,25 +178,16 @@ func (s *Server) handleWriteFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	data := []byte(*req.Content)
-	if b64 {
-		n, err := base64.StdEncoding.Decode(data, data)
-		if err != nil {
-			writeErrorDetails(w, wire.CodeInvalidParameter, "content is not valid base64", err.Error())
-			return
-		}
-		data = data[:n]
+	data, ok := decodeBody(w, "content", *req.Content, b64)
+	if !ok {
+		return
 	}
 	rel, err := rootRel(p)
 	if err != nil {
 		writeFileError(w, err, p)
 		return
 	}
-	if err := wf.writeAtomic(rel, data); err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, wf.writeAtomic(rel, data))
 }
 
 func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
@@ -205,11 +218,7 @@ func (s *Server) handleDeleteFile(w http.ResponseWriter, r *http.Request) {
 	} else {
 		err = wf.Remove(rel)
 	}
-	if err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, err)
 }
 
 type fileInfoJSON struct {
@@ -322,11 +331,7 @@ type mkdirRequest struct {
 }
 
 func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
-		return
-	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}
@@ -349,11 +354,7 @@ func (s *Server) handleMkdir(w http.ResponseWriter, r *http.Request) {
 			err = fs.ErrExist
 		}
 	}
-	if err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, err)
 }
 
 type moveRequest struct {
@@ -424,11 +425,7 @@ func (s *Server) handleMove(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleCopy(w http.ResponseWriter, r *http.Request) {
-	_, wf, ok := s.workspaceFiles(w, r)
-	if !ok {
-		return
-	}
-	done, ok := s.beginWrite(w, r, max(r.ContentLength, 0))
+	wf, done, ok := s.workspaceFilesForWrite(w, r)
 	if !ok {
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/elevo/workspace-sdk-go/internal/netsplice"
 
 	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 	"github.com/elevo/workspace-sdk-go/internal/wire"
@@ -48,9 +48,6 @@ const (
 	previewTokenParam  = "preview_token"
 	previewTokenCookie = "workspace_preview_token"
 )
-
-// portCopyBuffer is the buffer size of each direction of a splice.
-const portCopyBuffer = 64 << 10
 
 // portTarget resolves {id} and {port} of a ports request to a live
 // sandbox that can dial, writing the error (404/2001, 400/2004, 400/1002,
@@ -110,23 +107,7 @@ func (s *Server) handlePortConnect(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	ws := websocket.NetConn(ctx, conn, websocket.MessageBinary)
-	splice(ws, tcp)
-}
-
-// splice copies a and b into each other until either side ends, then
-// closes both and returns once both copies stopped.
-func splice(a, b net.Conn) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		io.CopyBuffer(b, a, make([]byte, portCopyBuffer)) //nolint:errcheck // an end is an end
-		a.Close()
-		b.Close()
-	}()
-	io.CopyBuffer(a, b, make([]byte, portCopyBuffer)) //nolint:errcheck // an end is an end
-	a.Close()
-	b.Close()
-	<-done
+	netsplice.Splice(ws, tcp)
 }
 
 // handlePortHTTP proxies any request under ports/{port}/http/ to

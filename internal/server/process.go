@@ -3,7 +3,6 @@
 package server
 
 import (
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strconv"
@@ -66,14 +65,8 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		ex.Timeout = s.runTimeout(0)
 	}
 	if req.Stdin != nil && !s.cfg.BaseMode {
-		ex.Stdin = []byte(*req.Stdin)
-		if b64 {
-			n, err := base64.StdEncoding.Decode(ex.Stdin, ex.Stdin)
-			if err != nil {
-				writeErrorDetails(w, wire.CodeInvalidParameter, "stdin is not valid base64", err.Error())
-				return
-			}
-			ex.Stdin = ex.Stdin[:n]
+		if ex.Stdin, ok = decodeBody(w, "stdin", *req.Stdin, b64); !ok {
+			return
 		}
 	}
 	res, err := rt.Run(r.Context(), ex)

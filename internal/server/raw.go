@@ -53,13 +53,10 @@ func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
-	limit := s.cfg.MaxUploadBytes
-	if limit > 0 && r.ContentLength > limit {
-		// Answer before reading anything; net/http then closes the
-		// connection rather than drain a large body.
-		s.uploadTooLarge(w)
+	if s.declaredUploadTooLarge(w, r) {
 		return
 	}
+	limit := s.cfg.MaxUploadBytes
 	wf, p, rel, ok := s.fileRequest(w, r, true)
 	if !ok {
 		return
@@ -116,11 +113,7 @@ func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if err := wf.commitTemp(f, rel); err != nil {
-		writeFileError(w, err, p)
-		return
-	}
-	writeJSON(w, http.StatusOK, pathResponse{Success: true, Path: p})
+	answerPath(w, p, wf.commitTemp(f, rel))
 }
 
 // isRawUpload reports whether r is a files/raw upload, whose body has a
@@ -129,6 +122,18 @@ func isRawUpload(r *http.Request) bool {
 	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/files/raw")
 }
 
+// declaredUploadTooLarge answers 413 to an upload whose declared size is
+// over MaxUploadBytes. It answers before reading anything; net/http then
+// closes the connection rather than drain a large body.
+func (s *Server) declaredUploadTooLarge(w http.ResponseWriter, r *http.Request) bool {
+	if limit := s.cfg.MaxUploadBytes; limit > 0 && r.ContentLength > limit {
+		s.uploadTooLarge(w)
+		return true
+	}
+	return false
+}
+
+// uploadTooLarge answers 413 with the server's upload limit.
 func (s *Server) uploadTooLarge(w http.ResponseWriter) {
 	writeError(w, wire.CodeRequestTooLarge,
 		fmt.Sprintf("upload larger than the server's limit of %d bytes", s.cfg.MaxUploadBytes))

@@ -67,55 +67,20 @@ func (s *Server) resolveResources(req *resourcesJSON) (sandbox.Limits, json.RawM
 	if req == nil {
 		req = &resourcesJSON{}
 	}
-	bad := func(f string, a ...any) *resourceError {
-		return &resourceError{wire.CodeInvalidParameter, "resources: " + fmt.Sprintf(f, a...)}
-	}
-	over := func(what string, v, max any) *resourceError {
-		return &resourceError{wire.CodeSandboxLimitExceeded, fmt.Sprintf("resources: %s %v is over this server's maximum %v", what, v, max)}
-	}
 	if req.DiskMB != nil {
-		return sandbox.Limits{}, nil, bad("disk_mb is not enforced by this server")
+		return sandbox.Limits{}, nil, &resourceError{wire.CodeInvalidParameter, "resources: disk_mb is not enforced by this server"}
 	}
 	var l sandbox.Limits
 	var out resourcesJSON
-	if req.MemoryMB != nil {
-		switch v := *req.MemoryMB; {
-		case v < minMemoryMB:
-			return l, nil, bad("memory_mb %d: want at least %d", v, minMemoryMB)
-		case !ctl.Memory:
-			return l, nil, bad("memory_mb is not enforced on this host (no usable memory cgroup)")
-		case rl.MaxMemoryMB > 0 && v > rl.MaxMemoryMB:
-			return l, nil, over("memory_mb", v, rl.MaxMemoryMB)
-		}
-		out.MemoryMB = req.MemoryMB
-	} else if rl.DefaultMemoryMB > 0 && ctl.Memory {
-		out.MemoryMB = &rl.DefaultMemoryMB
+	var rerr *resourceError
+	if out.MemoryMB, rerr = (resourceKind[int]{"memory_mb", "memory", minMemoryMB, ctl.Memory, rl.MaxMemoryMB, rl.DefaultMemoryMB}).resolve(req.MemoryMB); rerr != nil {
+		return l, nil, rerr
 	}
-	if req.Pids != nil {
-		switch v := *req.Pids; {
-		case v < minPids:
-			return l, nil, bad("pids %d: want at least %d", v, minPids)
-		case !ctl.Pids:
-			return l, nil, bad("pids is not enforced on this host (no usable pids cgroup)")
-		case rl.MaxPids > 0 && v > rl.MaxPids:
-			return l, nil, over("pids", v, rl.MaxPids)
-		}
-		out.Pids = req.Pids
-	} else if rl.DefaultPids > 0 && ctl.Pids {
-		out.Pids = &rl.DefaultPids
+	if out.Pids, rerr = (resourceKind[int]{"pids", "pids", minPids, ctl.Pids, rl.MaxPids, rl.DefaultPids}).resolve(req.Pids); rerr != nil {
+		return l, nil, rerr
 	}
-	if req.CPUs != nil {
-		switch v := *req.CPUs; {
-		case math.IsNaN(v) || math.IsInf(v, 0) || v < minCPUs:
-			return l, nil, bad("cpus %v: want at least %v", v, minCPUs)
-		case !ctl.CPU:
-			return l, nil, bad("cpus is not enforced on this host (no usable cpu cgroup)")
-		case rl.MaxCPUs > 0 && v > rl.MaxCPUs:
-			return l, nil, over("cpus", v, rl.MaxCPUs)
-		}
-		out.CPUs = req.CPUs
-	} else if rl.DefaultCPUs > 0 && ctl.CPU {
-		out.CPUs = &rl.DefaultCPUs
+	if out.CPUs, rerr = (resourceKind[float64]{"cpus", "cpu", minCPUs, ctl.CPU, rl.MaxCPUs, rl.DefaultCPUs}).resolve(req.CPUs); rerr != nil {
+		return l, nil, rerr
 	}
 	if out.MemoryMB != nil {
 		l.MemoryBytes = int64(*out.MemoryMB) << 20
@@ -134,6 +99,38 @@ func (s *Server) resolveResources(req *resourcesJSON) (sandbox.Limits, json.RawM
 		return l, nil, &resourceError{wire.CodeInternal, err.Error()}
 	}
 	return l, echo, nil
+}
+
+// resourceKind is one kind of sandbox limit as resolveResources checks it.
+type resourceKind[T int | float64] struct {
+	name     string // its field in "resources"
+	cgroup   string // the cgroup controller that enforces it
+	min      T      // smallest accepted value
+	enforced bool   // the runtime enforces it
+	max, def T      // the server's maximum and default (0: none)
+}
+
+// resolve returns the effective value of this kind for a request that
+// asked for asked (nil: the server's default where enforced, else no
+// limit), or why the request is refused.
+func (k resourceKind[T]) resolve(asked *T) (*T, *resourceError) {
+	if asked == nil {
+		if k.def > 0 && k.enforced {
+			def := k.def
+			return &def, nil
+		}
+		return nil, nil
+	}
+	v := *asked
+	switch f := float64(v); {
+	case math.IsNaN(f) || math.IsInf(f, 0) || v < k.min:
+		return nil, &resourceError{wire.CodeInvalidParameter, fmt.Sprintf("resources: %s %v: want at least %v", k.name, v, k.min)}
+	case !k.enforced:
+		return nil, &resourceError{wire.CodeInvalidParameter, fmt.Sprintf("resources: %s is not enforced on this host (no usable %s cgroup)", k.name, k.cgroup)}
+	case k.max > 0 && v > k.max:
+		return nil, &resourceError{wire.CodeSandboxLimitExceeded, fmt.Sprintf("resources: %s %v is over this server's maximum %v", k.name, v, k.max)}
+	}
+	return asked, nil
 }
 
 // logUnenforcedDefaults says once, at start, which configured defaults

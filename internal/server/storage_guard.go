@@ -52,6 +52,20 @@ func isNoSpace(err error) bool {
 	return errors.Is(err, errNoSpace) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
+// workspaceFilesForWrite is workspaceFiles then beginWrite with the
+// request's declared body size: the start of a handler that writes into
+// the {id} workspace. Call done when the write ends; ok=false means the
+// error was written.
+func (s *Server) workspaceFilesForWrite(w http.ResponseWriter, r *http.Request) (wf workspaceFiles, done func(), ok bool) {
+	if _, wf, ok = s.workspaceFiles(w, r); !ok {
+		return workspaceFiles{}, nil, false
+	}
+	if done, ok = s.beginWrite(w, r, max(r.ContentLength, 0)); !ok {
+		return workspaceFiles{}, nil, false
+	}
+	return wf, done, true
+}
+
 // beginWrite registers a write into the {id} workspace that may take a
 // while (an upload, a write, a copy), after checking the free-space
 // reserve for need bytes. A workspace delete meanwhile answers 409/7002

@@ -153,6 +153,20 @@ type sseWriter struct {
 	enc *json.Encoder
 }
 
+// startSSE answers 200 with the headers of an event stream and returns its
+// writer. A stream lasts as long as what it follows, so any server write
+// deadline is lifted.
+func startSSE(w http.ResponseWriter) *sseWriter {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sw := newSSEWriter(w)
+	_ = sw.rc.SetWriteDeadline(time.Time{})
+	return sw
+}
+
 func newSSEWriter(w http.ResponseWriter) *sseWriter {
 	s := &sseWriter{w: w, rc: http.NewResponseController(w)}
 	s.enc = json.NewEncoder(&s.buf)
@@ -344,14 +358,7 @@ type errorEvent struct {
 // 4002), or ctx ends (the client went away: its group is killed). It
 // always reaps the process and joins its pumps before returning.
 func streamProcess(ctx context.Context, w http.ResponseWriter, proc *Process, req *streamRequest, heartbeat time.Duration) {
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	sw := newSSEWriter(w)
-	// A stream lasts as long as its process: lift any server write deadline.
-	_ = sw.rc.SetWriteDeadline(time.Time{})
+	sw := startSSE(w)
 
 	out := make(chan streamChunk, 2*streamBuffers)
 	quit := make(chan struct{})

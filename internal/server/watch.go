@@ -84,13 +84,7 @@ func (s *Server) handleWatch(w http.ResponseWriter, r *http.Request) {
 		wg.Wait()
 	}()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	sw := newSSEWriter(w)
-	_ = sw.rc.SetWriteDeadline(time.Time{})
+	sw := startSSE(w)
 	if sw.comment() != nil { // the headers go out now: the watch is in place
 		return
 	}
