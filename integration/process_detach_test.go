@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 import (
@@ -53,18 +55,6 @@ func newClient(t *testing.T, url string, opts ...workspace.Option) *workspace.Cl
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// eventually polls cond every 20 ms until it holds or 20 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 // collect reads a process's events to the end and returns its stdout,
