@@ -81,7 +81,7 @@ func (s *SandboxService) DialPort(ctx context.Context, sandboxID string, port in
 		return nil, err
 	}
 	resp.Body.Close()
-	return websocket.NetConn(context.Background(), conn, websocket.MessageBinary), nil
+	return netsplice.WebSocket(context.Background(), conn), nil
 }
 
 // PreviewURL returns the absolute URL under which the server proxies HTTP

@@ -106,7 +106,7 @@ func (s *Server) handlePortConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
-	ws := websocket.NetConn(ctx, conn, websocket.MessageBinary)
+	ws := netsplice.WebSocket(ctx, conn)
 	netsplice.Splice(ws, tcp)
 }
 
