@@ -5,15 +5,9 @@ import (
 	"testing"
 
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
-	"go.uber.org/goleak"
-
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.MaybeRunAgent()
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { exampletest.Main(m) }
 
 func TestErrorHandling(t *testing.T) {
 	out := exampletest.Run(t, run)

@@ -6,15 +6,10 @@ import (
 	"testing"
 
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
-	"go.uber.org/goleak"
-
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.MaybeRunAgent()
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { exampletest.Main(m) }
 
 func TestScriptedSession(t *testing.T) {
 	c, cleanup, err := exampleenv.Connect(t.Context())

@@ -1,31 +1,16 @@
 package main
 
 import (
-	"bytes"
 	"regexp"
 	"testing"
 
-	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
-	"go.uber.org/goleak"
-
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.MaybeRunAgent()
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { exampletest.Main(m) }
 
 func TestStreaming(t *testing.T) {
-	c, cleanup, err := exampleenv.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cleanup()
-	var out, errOut bytes.Buffer
-	if err := run(t.Context(), c, &out, &errOut); err != nil {
-		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
-	}
+	out, errOut := exampletest.RunSplit(t, run)
 	want := regexp.MustCompile(`^Started tail -f \(pid \d+\)
 app started
 request 1 handled
@@ -34,10 +19,10 @@ request 3 handled
 
 Exited with code: 143
 $`)
-	if !want.Match(out.Bytes()) {
-		t.Errorf("output does not match %s:\n%s", want, out.String())
+	if !want.Match([]byte(out)) {
+		t.Errorf("output does not match %s:\n%s", want, out)
 	}
-	if errOut.Len() > 0 {
-		t.Errorf("stderr: %s", errOut.String())
+	if errOut != "" {
+		t.Errorf("stderr: %s", errOut)
 	}
 }

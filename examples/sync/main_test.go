@@ -1,32 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
-	"go.uber.org/goleak"
-
-	"github.com/elevo/workspace-sdk-go/internal/sandbox"
+	"github.com/elevo/workspace-sdk-go/examples/internal/exampletest"
 )
 
-func TestMain(m *testing.M) {
-	sandbox.MaybeRunAgent()
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { exampletest.Main(m) }
 
 func TestSync(t *testing.T) {
-	c, cleanup, err := exampleenv.Connect(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cleanup()
-	var out, errOut bytes.Buffer
-	if err := run(t.Context(), c, &out, &errOut); err != nil {
-		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
-	}
-	got := out.String()
+	out, errOut := exampletest.RunSplit(t, run)
+	got := out
 	head, tail, ok := strings.Cut(got, "Downloaded project/ back:\n")
 	if !ok || !strings.HasPrefix(head, "Uploaded 2 files to project/\nChanges seen by the watch:\n") {
 		t.Fatalf("unexpected output:\n%s", got)
@@ -45,7 +30,7 @@ func TestSync(t *testing.T) {
 	if tail != wantBack {
 		t.Errorf("comparison is\n%s\nwant\n%s", tail, wantBack)
 	}
-	if errOut.Len() > 0 {
-		t.Errorf("stderr: %s", errOut.String())
+	if errOut != "" {
+		t.Errorf("stderr: %s", errOut)
 	}
 }

@@ -9,9 +9,20 @@ import (
 	"io"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	workspace "github.com/elevo/workspace-sdk-go"
 	"github.com/elevo/workspace-sdk-go/examples/internal/exampleenv"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox"
 )
+
+// Main is the TestMain of every example: the test binary is also the
+// agent of the embedded server's sandboxes, and no goroutine may outlive
+// the tests.
+func Main(m *testing.M) {
+	sandbox.MaybeRunAgent()
+	goleak.VerifyTestMain(m)
+}
 
 // Run connects like the example's main, calls run with a buffer as its
 // output, and returns what it printed. It fails t when run fails.
@@ -27,4 +38,15 @@ func Run(t *testing.T, run func(context.Context, *workspace.Client, io.Writer) e
 		t.Fatalf("run: %v\noutput so far:\n%s", err, out.String())
 	}
 	return out.String()
+}
+
+// RunSplit is Run for an example that writes to stdout and stderr: it
+// returns both. It fails t when run fails.
+func RunSplit(t *testing.T, run func(ctx context.Context, c *workspace.Client, stdout, stderr io.Writer) error) (stdout, stderr string) {
+	t.Helper()
+	var errOut bytes.Buffer
+	out := Run(t, func(ctx context.Context, c *workspace.Client, w io.Writer) error {
+		return run(ctx, c, w, &errOut)
+	})
+	return out, errOut.String()
 }
