@@ -2,7 +2,8 @@
 # setup.sh makes a Linux machine ready to run the examples and the tests:
 # it checks for Go and installs bubblewrap (bwrap), which the reference
 # server's sandboxes need, when it is missing and this user may install it
-# (root with apt-get, or passwordless sudo). It changes nothing else and is
+# (root with apt-get, or passwordless sudo), and python3 in /usr/bin (as
+# root), which the port tests run inside sandboxes. It changes nothing else and is
 # safe to run again.
 #
 #   ./scripts/setup.sh && go run ./examples/basic
@@ -45,6 +46,20 @@ if ! bwrap --version >/dev/null 2>&1; then
 	if ! bwrap --version >/dev/null 2>&1; then
 		say "bubblewrap was installed but 'bwrap --version' still fails"
 		exit 1
+	fi
+fi
+
+# Some tests and examples run `python3 -m http.server` inside a sandbox,
+# whose /usr is the host's: python3 must be in /usr/bin, not only in a
+# user's PATH (pyenv and the like are not visible inside).
+if [ ! -x /usr/bin/python3 ]; then
+	if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+		say "installing python3 (for the port-forwarding tests)"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq </dev/null
+		apt-get install -y -qq --no-install-recommends python3 </dev/null >/dev/null
+	else
+		say "warning: /usr/bin/python3 is missing: the port tests and examples/dev_server need it"
 	fi
 fi
 
