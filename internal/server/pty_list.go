@@ -33,19 +33,6 @@ func (s *Server) handlePTYList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, &out)
 }
 
-// list returns the PTYs of sandbox sandboxID.
-func (t *ptyTable) list(sandboxID string) []*ptyEntry {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var es []*ptyEntry
-	for _, e := range t.ptys {
-		if e.sandboxID == sandboxID {
-			es = append(es, e)
-		}
-	}
-	return es
-}
-
 // size reads the terminal size of the PTY from its master; 0, 0 once the
 // master is closed.
 func (e *ptyEntry) size() (cols, rows int) {

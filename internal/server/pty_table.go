@@ -134,3 +134,16 @@ func (e *ptyEntry) detach(a *ptyAttachment) {
 	}
 	e.mu.Unlock()
 }
+
+// list returns the PTYs of sandbox sandboxID.
+func (t *ptyTable) list(sandboxID string) []*ptyEntry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var es []*ptyEntry
+	for _, e := range t.ptys {
+		if e.sandboxID == sandboxID {
+			es = append(es, e)
+		}
+	}
+	return es
+}

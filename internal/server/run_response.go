@@ -41,7 +41,7 @@ func (s *Server) writeRunOutput(w http.ResponseWriter, status int, head string, 
 	writeOutputString(bw, res.Stdout, b64)
 	bw.WriteString(`,"stderr":`)
 	writeOutputString(bw, res.Stderr, b64)
-	outTrunc, errTrunc := outputTruncated(res, s.cfg.MaxRunOutputBytes)
+	outTrunc, errTrunc := res.StdoutTruncated, res.StderrTruncated
 	if outTrunc {
 		bw.WriteString(`,"stdout_truncated":true`)
 	}

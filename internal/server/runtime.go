@@ -52,12 +52,6 @@ var (
 	errRequestTooLarge = sandbox.ErrRequestTooLarge
 )
 
-// outputTruncated reports which output streams of res were cut at max
-// bytes per stream.
-func outputTruncated(res *ExecResult, _ int) (stdout, stderr bool) {
-	return res.StdoutTruncated, res.StderrTruncated
-}
-
 // Runtime starts sandboxes.
 type Runtime interface {
 	// Start starts a sandbox and returns once its agent answers.
