@@ -119,10 +119,12 @@
 //	examples/              runnable programs, one per topic
 //	cmd/workspace          the command line for people (cobra), built on this package
 //	cmd/workspace-server   the reference server's command
+//	cmd/workspace-agent    the sandbox agent as its own small static binary
 //	internal/wire          the protocol facts both ends share: codes, features, event shapes
 //	internal/servecmd      the server's flags and serve loop
 //	internal/server        the HTTP API of the reference server
-//	internal/sandbox       sandboxes: bubblewrap, the in-sandbox agent, processes, PTYs
+//	internal/sandbox       sandboxes: bubblewrap, the control channel, processes, PTYs
+//	internal/sandbox/agent the agent inside each sandbox, and the protocol it speaks (no cgo)
 //	internal/store         the server's SQLite store
 //	internal/nfsserver     the NFSv3 export of workspaces
 //	internal/nfsclient     the userspace NFSv3 client behind NFS.Open (cache, write pipeline)

@@ -31,18 +31,19 @@ import (
 
 // config holds the knobs shared by all measurements.
 type config struct {
-	quick    bool
-	samples  int           // latency samples per figure
-	duration time.Duration // length of each throughput run
-	conc     int           // concurrency of the "c=8" figures
-	bulk     int64         // bytes for TCP / PTY / stream bulk figures
-	transfer int64         // bytes for disk, upload, download figures
-	nfsSize  int64         // bytes for NFS and file API figures
-	creates  int           // sandboxes created in parallel
-	dataDir  string        // directory on the disk the server stores data on
-	bwrap    string        // bwrap binary
-	agent    string        // sandbox agent binary ("" = this binary)
-	verbose  bool
+	quick     bool
+	samples   int           // latency samples per figure
+	duration  time.Duration // length of each throughput run
+	conc      int           // concurrency of the "c=8" figures
+	bulk      int64         // bytes for TCP / PTY / stream bulk figures
+	transfer  int64         // bytes for disk, upload, download figures
+	nfsSize   int64         // bytes for NFS and file API figures
+	creates   int           // sandboxes created in parallel
+	dataDir   string        // directory on the disk the server stores data on
+	bwrap     string        // bwrap binary
+	agent     string        // sandbox agent binary ("" = this binary)
+	agentNote string        // which agent the project's figures used
+	verbose   bool
 }
 
 // measurement is one named group of metrics.
@@ -107,7 +108,7 @@ func main() {
 	flag.IntVar(&cfg.creates, "creates", 100, "sandboxes created in parallel")
 	flag.StringVar(&cfg.dataDir, "data-dir", "", "directory on the disk the data lives on (default: a temp dir)")
 	flag.StringVar(&cfg.bwrap, "bwrap", "/usr/bin/bwrap", "bwrap binary")
-	flag.StringVar(&cfg.agent, "agent", "", "sandbox agent binary (default: this binary, like the server; see internal/bench/agent)")
+	flag.StringVar(&cfg.agent, "agent", "", "sandbox agent binary; \"self\" = this binary (default: cmd/workspace-agent, built with the go command)")
 	only := flag.String("only", "", "comma-separated measurements to run (default all; see -list)")
 	list := flag.Bool("list", false, "list measurements and exit")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -172,6 +173,10 @@ func main() {
 			fatal(err)
 		}
 		cfg.dataDir = dir
+	}
+
+	if slices.ContainsFunc(sel, func(m measurement) bool { return !m.floor }) {
+		cfg.agent, cfg.agentNote = chooseAgent(cfg.agent, cfg.dataDir)
 	}
 
 	if *cpuprofile != "" {
@@ -273,6 +278,9 @@ func printTable(w io.Writer, cfg *config, res map[string]Metric, took time.Durat
 	fmt.Fprintf(w, "\n%d CPUs, %s/%s, %s, host %s; samples %d, throughput runs %v, bulk %d MiB, transfer %d MiB, NFS %d MiB; run took %v.\n",
 		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), host, cfg.samples, cfg.duration,
 		cfg.bulk>>20, cfg.transfer>>20, cfg.nfsSize>>20, took.Round(time.Second))
+	if cfg.agentNote != "" {
+		fmt.Fprintf(w, "Sandbox %s.\n", cfg.agentNote)
+	}
 }
 
 func fatal(err error) {

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"log/slog"
 	"time"
 )
@@ -51,7 +52,7 @@ const (
 	// ErrRequestTooLarge before anything is sent. Linux itself refuses
 	// to execute a command whose arguments and environment exceed a few
 	// MiB.
-	MaxRequestSize = 16 << 20
+	MaxRequestSize = agent.MaxRequestSize
 )
 
 // Config configures a Manager.

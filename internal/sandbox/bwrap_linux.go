@@ -5,6 +5,7 @@ package sandbox
 import (
 	"debug/elf"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"os"
 	"path/filepath"
 	"sort"
@@ -139,7 +140,7 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD, seccompFD int) (opts, argv []str
 		"--seccomp", strconv.Itoa(seccompFD),
 		"--cap-drop", "ALL",
 		"--clearenv",
-		"--setenv", AgentEnv, "1",
+		"--setenv", agent.Env, "1",
 		// One P: the agent mostly waits; fewer threads, less memory.
 		"--setenv", "GOMAXPROCS", "1",
 		"--hostname", host,
@@ -217,9 +218,9 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD, seccompFD int) (opts, argv []str
 		"--remount-ro", "/dev",
 		"--perms", "1777", "--size", strconv.FormatInt(m.cfg.TmpSize, 10), "--tmpfs", "/tmp",
 		"--bind", ws, "/workspace",
-		"--ro-bind", m.agentPath, agentInSandbox,
+		"--ro-bind", m.agentPath, agent.PathInSandbox,
 	)
-	argv = []string{agentInSandbox, AgentArg}
+	argv = []string{agent.PathInSandbox, agent.Arg}
 	if spec.RootFS != "" && m.agentLoader != "" {
 		// A dynamically linked agent in a foreign root filesystem runs
 		// on the host's loader and libraries, bound next to it; the
@@ -228,7 +229,7 @@ func (m *Manager) bwrapArgs(spec *Spec, infoFD, seccompFD int) (opts, argv []str
 		for _, lib := range m.agentLibs {
 			a = append(a, "--ro-bind", lib.src, "/.agent/lib/"+lib.soname)
 		}
-		argv = []string{"/.agent/ld.so", "--library-path", "/.agent/lib", agentInSandbox, AgentArg}
+		argv = []string{"/.agent/ld.so", "--library-path", "/.agent/lib", agent.PathInSandbox, agent.Arg}
 	}
 	a = append(a, "--remount-ro", "/", "--chdir", "/workspace")
 	return a, argv, nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +14,7 @@ import (
 
 // The server side of the control channel. Everything the agent sends is
 // untrusted: code inside the sandbox might have taken the agent over. A
-// reply must fit in one maxPacket packet, be valid JSON, answer a
+// reply must fit in one agent.MaxPacket packet, be valid JSON, answer a
 // request that is waiting (by id), be an event that request expects, and
 // carry descriptors only where the protocol puts one (the PTY master on
 // the first answer to a PTY request, the connected socket on a dial
@@ -27,15 +28,15 @@ import (
 type pendingCall struct {
 	ch      chan *message
 	op      string
-	started bool // an evStarted was delivered
+	started bool // an agent.EvStarted was delivered
 }
 
 // readLoop dispatches agent messages to the waiting calls until the
 // channel closes or the agent breaks the protocol.
 func (s *Sandbox) readLoop() {
 	defer close(s.readerOK)
-	buf := make([]byte, maxPacket)
-	oob := make([]byte, oobSpace)
+	buf := make([]byte, agent.MaxPacket)
+	oob := make([]byte, agent.OOBSpace)
 	for {
 		n, oobn, flags, _, err := s.conn.ReadMsgUnix(buf, oob)
 		if err != nil || (n == 0 && oobn == 0) {
@@ -46,7 +47,7 @@ func (s *Sandbox) readLoop() {
 			}
 			return
 		}
-		fds := parseRights(oob[:oobn])
+		fds := agent.ParseRights(oob[:oobn])
 		if why := s.deliver(buf[:n], fds, flags); why != "" {
 			closeFDs(fds)
 			s.fail(fmt.Errorf("%w: protocol violation: %s", ErrAgentDead, why))
@@ -55,30 +56,12 @@ func (s *Sandbox) readLoop() {
 	}
 }
 
-// parseRights returns the descriptors of the SCM_RIGHTS messages in oob.
-func parseRights(oob []byte) []int {
-	if len(oob) == 0 {
-		return nil
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil
-	}
-	var fds []int
-	for _, m := range msgs {
-		if rights, err := unix.ParseUnixRights(&m); err == nil {
-			fds = append(fds, rights...)
-		}
-	}
-	return fds
-}
-
 // deliver checks one reply and hands it to its call. It returns why the
 // reply breaks the protocol ("" when it does not); the caller then
 // closes fds. On success the call owns fds.
 func (s *Sandbox) deliver(b []byte, fds []int, flags int) string {
 	if flags&unix.MSG_TRUNC != 0 {
-		return fmt.Sprintf("a reply larger than %d bytes", maxPacket)
+		return fmt.Sprintf("a reply larger than %d bytes", agent.MaxPacket)
 	}
 	if flags&unix.MSG_CTRUNC != 0 {
 		return "a reply with too many descriptors"
@@ -98,17 +81,17 @@ func (s *Sandbox) deliver(b []byte, fds []int, flags int) string {
 	}
 	wantFDs, final := 0, true
 	switch {
-	case pc.op == opHello && msg.Ev == evHello:
-	case (pc.op == opExec || pc.op == opPTY) && msg.Ev == evStarted && !pc.started:
+	case pc.op == agent.OpHello && msg.Ev == agent.EvHello:
+	case (pc.op == agent.OpExec || pc.op == agent.OpPTY) && msg.Ev == agent.EvStarted && !pc.started:
 		final = false
-		if pc.op == opPTY {
+		if pc.op == agent.OpPTY {
 			wantFDs = 1
 		}
-	case (pc.op == opExec || pc.op == opPTY) && (msg.Ev == evExit || msg.Ev == evError):
-	case (pc.op == opSignal || pc.op == opKillGroup || pc.op == opPing) && (msg.Ev == evOK || msg.Ev == evError):
-	case pc.op == opDial && msg.Ev == evDialed:
+	case (pc.op == agent.OpExec || pc.op == agent.OpPTY) && (msg.Ev == agent.EvExit || msg.Ev == agent.EvError):
+	case (pc.op == agent.OpSignal || pc.op == agent.OpKillGroup || pc.op == agent.OpPing) && (msg.Ev == agent.EvOK || msg.Ev == agent.EvError):
+	case pc.op == agent.OpDial && msg.Ev == agent.EvDialed:
 		wantFDs = 1 // the connected socket (dial_linux.go)
-	case pc.op == opDial && msg.Ev == evError:
+	case pc.op == agent.OpDial && msg.Ev == agent.EvError:
 	default:
 		return fmt.Sprintf("unexpected %q for a %q request", msg.Ev, pc.op)
 	}
@@ -179,7 +162,7 @@ func isSandboxGone(err error) bool {
 // call sends a request and returns the channel its answers arrive on;
 // the channel is closed when the sandbox dies. A request larger than
 // MaxRequestSize fails with ErrRequestTooLarge and is not sent.
-func (s *Sandbox) call(r *request, fds []int) (chan *message, error) {
+func (s *Sandbox) call(r *agent.Request, fds []int) (chan *message, error) {
 	b, err := encodeRequest(r, s.nextID.Add(1))
 	if err != nil {
 		return nil, err
@@ -249,7 +232,7 @@ func (s *Sandbox) livenessLoop() {
 		if !busy {
 			continue
 		}
-		ch, err := s.call(&request{Op: opPing}, nil)
+		ch, err := s.call(&agent.Request{Op: agent.OpPing}, nil)
 		if err != nil {
 			return
 		}
@@ -263,7 +246,7 @@ func (s *Sandbox) livenessLoop() {
 // agent has sent it (or the sandbox has ended).
 func (s *Sandbox) killGroup(pgid int) {
 	if pgid > 1 {
-		if ch, err := s.call(&request{Op: opKillGroup, PID: pgid, Sig: int(unix.SIGKILL)}, nil); err == nil {
+		if ch, err := s.call(&agent.Request{Op: agent.OpKillGroup, PID: pgid, Sig: int(unix.SIGKILL)}, nil); err == nil {
 			_, _ = s.await(ch, "a kill")
 		}
 	}

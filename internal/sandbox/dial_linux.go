@@ -4,30 +4,22 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"net"
 	"os"
 	"strconv"
 	"syscall"
-	"time"
 )
 
-// Dialing a TCP port of the sandbox: the host sends opDial with the port;
-// the agent, which lives in the sandbox's network namespace, connects to
-// 127.0.0.1:port and answers evDialed with the connected socket attached
-// (SCM_RIGHTS): the bytes then flow between the host and the sandboxed
-// server directly, never through the agent. A failed connect is answered
-// evError with Code set to the errno. evDialed is, like the evStarted
-// answer of opPTY, a reply that carries exactly one descriptor.
-const (
-	opDial   = "dial"   // request: Port; answer evDialed + 1 fd, or evError
-	evDialed = "dialed" // the connected socket is attached
-)
-
-// agentDialTimeout bounds a connect inside the sandbox (a listener with a
-// full backlog drops SYNs instead of refusing).
-const agentDialTimeout = 10 * time.Second
+// Dialing a TCP port of the sandbox: the host sends agent.OpDial with the
+// port; the agent, which lives in the sandbox's network namespace,
+// connects to 127.0.0.1:port and answers agent.EvDialed with the
+// connected socket attached (SCM_RIGHTS): the bytes then flow between the
+// host and the sandboxed server directly, never through the agent. A
+// failed connect is answered agent.EvError with Code set to the errno.
+// EvDialed is, like the EvStarted answer of OpPTY, a reply that carries
+// exactly one descriptor.
 
 // DialPort connects to 127.0.0.1:port inside the sandbox's network
 // namespace and returns the connection. Nothing listening is an error
@@ -40,7 +32,7 @@ func (s *Sandbox) DialPort(ctx context.Context, port int) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ch, err := s.call(&request{Op: opDial, Port: port}, nil)
+	ch, err := s.call(&agent.Request{Op: agent.OpDial, Port: port}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -60,9 +52,9 @@ func (s *Sandbox) DialPort(ctx context.Context, port int) (net.Conn, error) {
 		}()
 		return nil, ctx.Err()
 	}
-	if m.Ev != evDialed || len(m.fds) != 1 {
+	if m.Ev != agent.EvDialed || len(m.fds) != 1 {
 		closeFDs(m.fds)
-		if m.Ev == evError && m.Code != 0 {
+		if m.Ev == agent.EvError && m.Code != 0 {
 			errno := syscall.Errno(m.Code)
 			if errno == syscall.ECONNREFUSED || errno == syscall.ECONNRESET || errno == syscall.ETIMEDOUT {
 				return nil, fmt.Errorf("%w: 127.0.0.1:%d: %w", ErrPortNotReachable, port, errno)
@@ -78,30 +70,4 @@ func (s *Sandbox) DialPort(ctx context.Context, port int) (net.Conn, error) {
 		return nil, fmt.Errorf("sandbox: dial port %d: %w", port, err)
 	}
 	return c, nil
-}
-
-// dial is the agent's side of opDial. It runs in its own goroutine so a
-// slow connect never holds up other requests.
-func (a *agent) dial(r *request) {
-	d := net.Dialer{Timeout: agentDialTimeout}
-	c, err := d.Dial("tcp4", "127.0.0.1:"+strconv.Itoa(r.Port))
-	if err != nil {
-		code := 0
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			code = int(errno)
-		} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
-			code = int(syscall.ETIMEDOUT)
-		}
-		a.send(&message{ID: r.ID, Ev: evError, Code: code, Msg: err.Error()}, nil)
-		return
-	}
-	defer c.Close()
-	f, err := c.(*net.TCPConn).File()
-	if err != nil {
-		a.send(&message{ID: r.ID, Ev: evError, Msg: err.Error()}, nil)
-		return
-	}
-	defer f.Close()
-	a.send(&message{ID: r.ID, Ev: evDialed}, []int{int(f.Fd())})
 }

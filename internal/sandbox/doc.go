@@ -4,12 +4,12 @@
 // # Architecture
 //
 // Manager.Start runs one bwrap process per sandbox. Inside it runs the
-// agent: the executable named by Config.AgentPath (default: the running
-// executable) re-executed in agent mode (see AgentEnv and AgentArg). That
-// executable calls MaybeRunAgent first thing in main (or TestMain), which
-// runs the agent and exits when started as one; NewManager checks that it
-// does. NewManager copies that executable once into Config.RunDir and
-// bwrap binds the copy read-only at /.agent/agent.
+// agent (package agent): the executable named by Config.AgentPath, either
+// cmd/workspace-agent (static and small: the fast choice) or, by default,
+// the running executable re-executed in agent mode; such an executable
+// calls MaybeRunAgent first thing in main (or TestMain). NewManager checks
+// that the executable answers as this version's agent, copies it once
+// into Config.RunDir, and bwrap binds the copy read-only at /.agent/agent.
 //
 // Linux only: on other systems the package builds, NewManager fails with
 // an error matching errors.ErrUnsupported and MaybeRunAgent does nothing.
@@ -18,10 +18,10 @@
 //
 // manager_linux.go starts sandboxes; sandbox_linux.go is one running
 // sandbox and its end; control_linux.go and proto_linux.go the control
-// channel to its agent; process_linux.go, outpipe_linux.go and
-// pipe_linux.go commands and their output; pty_linux.go terminals;
-// bwrap_linux.go the bwrap command line; agent_linux.go the agent itself;
-// uid.go the host identity rule (HostOwner).
+// channel to its agent (the protocol itself is in package agent);
+// process_linux.go, outpipe_linux.go and pipe_linux.go commands and their
+// output; pty_linux.go terminals; bwrap_linux.go the bwrap command line;
+// agent_linux.go MaybeRunAgent; uid.go the host identity rule (HostOwner).
 //
 // The server and the agent talk over a SOCK_SEQPACKET socket pair (bwrap
 // passes the agent end through as descriptor 3). For each command the

@@ -2,7 +2,11 @@
 
 package sandbox
 
-import "sort"
+import (
+	"sort"
+
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
+)
 
 func mergeEnv(layers ...map[string]string) map[string]string {
 	out := map[string]string{}
@@ -17,7 +21,7 @@ func mergeEnv(layers ...map[string]string) map[string]string {
 func envList(env map[string]string) []string {
 	l := make([]string, 0, len(env))
 	for k, v := range env {
-		if k == "" || k == AgentEnv {
+		if k == "" || k == agent.Env {
 			continue
 		}
 		l = append(l, k+"="+v)

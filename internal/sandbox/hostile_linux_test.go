@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"net"
 	"os"
 	"strconv"
@@ -104,7 +105,7 @@ func TestHostileForgedReplies(t *testing.T) {
 		{"unknown id with descriptors", []byte(`{"id":999999,"ev":"exit"}`), 3},
 		{"hello again with a descriptor", []byte(`{"id":0,"ev":"hello"}`), 1},
 		{"malformed with descriptors", []byte(`{"id":`), 2},
-		{"oversized", bytes.Repeat([]byte(" "), maxPacket+1), 1},
+		{"oversized", bytes.Repeat([]byte(" "), agent.MaxPacket+1), 1},
 		{"too many descriptors", []byte(`{"id":999999,"ev":"ok"}`), 8},
 	}
 	before := countFDs(t)
@@ -256,7 +257,7 @@ func TestHostileNoHostPaths(t *testing.T) {
 	s := startSandbox(t, ws, nil)
 	res := sh(t, s, "cat /proc/1/cmdline; echo; for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null; echo; done")
 	out := string(res.Stdout)
-	if !strings.HasPrefix(out, agentInSandbox+"\x00"+AgentArg+"\x00\n") {
+	if !strings.HasPrefix(out, agent.PathInSandbox+"\x00"+agent.Arg+"\x00\n") {
 		t.Errorf("pid 1 is not the agent: %q", out)
 	}
 	for _, host := range []string{testRunDir, ws, manager(t).agentDir} {

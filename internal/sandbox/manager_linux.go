@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"io"
 	"log/slog"
 	"net"
@@ -173,17 +174,17 @@ func (m *Manager) probe() error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, m.bwrap,
 		"--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0",
-		"--die-with-parent", "--cap-drop", "ALL", "--clearenv", "--setenv", AgentEnv, "1",
+		"--die-with-parent", "--cap-drop", "ALL", "--clearenv", "--setenv", agent.Env, "1",
 		"--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
-		m.agentPath, probeArg)
+		m.agentPath, agent.ProbeArg)
 	cmd.SysProcAttr = m.sysProcAttr()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("sandbox: bwrap unusable (RunDir %s and its parents must be searchable by uid %d): %v: %s",
 			m.cfg.RunDir, m.cfg.UID, err, bytes.TrimSpace(out))
 	}
-	if string(bytes.TrimSpace(out)) != probeReply {
-		return fmt.Errorf("sandbox: the agent executable %s does not act as a sandbox agent: it must call sandbox.MaybeRunAgent first thing in main (or TestMain)", m.cfg.AgentPath)
+	if string(bytes.TrimSpace(out)) != agent.ProbeReply {
+		return fmt.Errorf("sandbox: the agent executable %s does not act as this version's sandbox agent: use cmd/workspace-agent built from the same version, or a binary that calls sandbox.MaybeRunAgent first thing in main (or TestMain)", m.cfg.AgentPath)
 	}
 	return nil
 }
@@ -271,7 +272,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 		cg:       cg,
 	}
 	hello := make(chan *message, 1)
-	s.pending[0] = &pendingCall{ch: hello, op: opHello}
+	s.pending[0] = &pendingCall{ch: hello, op: agent.OpHello}
 
 	cmd := exec.Command(m.bwrap, "--args", strconv.Itoa(argsFD))
 	cmd.Args = append(cmd.Args, argv...)
@@ -326,7 +327,7 @@ func (m *Manager) Start(ctx context.Context, spec Spec) (*Sandbox, error) {
 	defer helloTimer.Stop()
 	select {
 	case msg, ok := <-hello:
-		if ok && msg.Ev == evHello {
+		if ok && msg.Ev == agent.EvHello {
 			s.agentPID = msg.PID
 			<-infoDone
 			if err := m.placeSandbox(s, &spec); err != nil {

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"os"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ const probeEnv = "SANDBOX_TEST_PROBE"
 func runProbeIn(t *testing.T, s *Sandbox, name string, args ...string) *ExecResult {
 	t.Helper()
 	res, err := s.Run(context.Background(), ExecRequest{
-		Command: agentInSandbox, Args: args, Env: map[string]string{probeEnv: name},
+		Command: agent.PathInSandbox, Args: args, Env: map[string]string{probeEnv: name},
 	})
 	if err != nil {
 		t.Fatalf("probe %s: %v", name, err)

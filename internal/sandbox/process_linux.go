@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"io"
 	"os"
 	"sync"
@@ -63,8 +64,8 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 	if cwd == "" {
 		cwd = "/workspace"
 	}
-	r := &request{
-		Op:    opExec,
+	r := &agent.Request{
+		Op:    agent.OpExec,
 		Path:  req.Command,
 		Args:  append([]string{req.Command}, req.Args...),
 		Env:   envList(mergeEnv(s.env, req.Env)),
@@ -113,7 +114,7 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 		cleanup()
 		return nil, err
 	}
-	if first.Ev == evError {
+	if first.Ev == agent.EvError {
 		cleanup()
 		return nil, fmt.Errorf("sandbox: exec %s: %s", req.Command, first.Msg)
 	}
@@ -124,7 +125,7 @@ func (s *Sandbox) Start(ctx context.Context, req ExecRequest) (*Process, error) 
 		exited: make(chan struct{}),
 		stdin:  stdinW,
 	}
-	if first.Ev == evExit { // could not be started
+	if first.Ev == agent.EvExit { // could not be started
 		p.code = first.Code
 		p.finish()
 		return p, nil
@@ -152,7 +153,7 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) error {
 	if pid <= 1 {
 		return ErrProcessNotFound
 	}
-	ch, err := s.call(&request{Op: opSignal, PID: pid, Sig: int(sig)}, nil)
+	ch, err := s.call(&agent.Request{Op: agent.OpSignal, PID: pid, Sig: int(sig)}, nil)
 	if err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func (s *Sandbox) Signal(pid int, sig syscall.Signal) error {
 	switch {
 	case err != nil:
 		return err
-	case m.Ev == evOK:
+	case m.Ev == agent.EvOK:
 		return nil
 	case m.NotFound:
 		return ErrProcessNotFound
@@ -199,7 +200,7 @@ func (p *Process) watch(ctx context.Context, ch chan *message, timeout time.Dura
 		case m, ok := <-ch:
 			if !ok {
 				p.code, p.err = -1, p.s.goneErr()
-			} else if m.Ev != evExit {
+			} else if m.Ev != agent.EvExit {
 				closeFDs(m.fds)
 				continue
 			} else {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -25,8 +26,8 @@ func (s *Sandbox) OpenPTY(ctx context.Context, req PTYRequest) (*PTY, error) {
 		req.Rows = 24
 	}
 	env := mergeEnv(map[string]string{"TERM": "xterm-256color"}, s.env, req.Env)
-	ch, err := s.call(&request{
-		Op: opPTY, Path: req.Shell, Env: envList(env), Cwd: "/workspace",
+	ch, err := s.call(&agent.Request{
+		Op: agent.OpPTY, Path: req.Shell, Env: envList(env), Cwd: "/workspace",
 		Cols: req.Cols, Rows: req.Rows,
 	}, nil)
 	if err != nil {
@@ -36,7 +37,7 @@ func (s *Sandbox) OpenPTY(ctx context.Context, req PTYRequest) (*PTY, error) {
 	if err != nil {
 		return nil, err
 	}
-	if first.Ev != evStarted || len(first.fds) != 1 {
+	if first.Ev != agent.EvStarted || len(first.fds) != 1 {
 		closeFDs(first.fds)
 		return nil, fmt.Errorf("sandbox: open pty: %s", first.Msg)
 	}

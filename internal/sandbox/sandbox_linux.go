@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"net"
 	"os/exec"
 	"sync"
@@ -93,7 +94,7 @@ func (s *Sandbox) Stop(grace time.Duration) error {
 	}
 	s.stopping.Store(true)
 	if grace > 0 {
-		if _, err := s.call(&request{Op: opTerminate}, nil); err == nil {
+		if _, err := s.call(&agent.Request{Op: agent.OpTerminate}, nil); err == nil {
 			t := time.NewTimer(grace)
 			select {
 			case <-s.done:

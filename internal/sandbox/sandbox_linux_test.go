@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/sandbox/agent"
 	"io"
 	"os"
 	"os/exec"
@@ -406,7 +407,7 @@ func TestSecurity(t *testing.T) {
 	}
 
 	res := run(t, s, ExecRequest{Command: "env"})
-	if strings.Contains(string(res.Stdout), "hunter2") || strings.Contains(string(res.Stdout), AgentEnv) {
+	if strings.Contains(string(res.Stdout), "hunter2") || strings.Contains(string(res.Stdout), agent.Env) {
 		t.Errorf("host or agent environment leaked:\n%s", res.Stdout)
 	}
 	// The agent's own environment is not readable either.

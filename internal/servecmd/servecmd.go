@@ -117,6 +117,7 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		bodyTimeout = flag.Duration("body-timeout", envDuration("WORKSPACE_BODY_TIMEOUT", server.DefaultBodyTimeout), "time to read a JSON request body (WORKSPACE_BODY_TIMEOUT)")
 		xferIdle    = flag.Duration("transfer-idle-timeout", envDuration("WORKSPACE_TRANSFER_IDLE_TIMEOUT", server.DefaultTransferIdleTimeout), "time an upload may go without 64 KiB of progress (WORKSPACE_TRANSFER_IDLE_TIMEOUT)")
 		idleTimeout = flag.Duration("idle-timeout", envDuration("WORKSPACE_IDLE_TIMEOUT", server.DefaultIdleTimeout), "time an idle keep-alive connection stays open (WORKSPACE_IDLE_TIMEOUT)")
+		agentPath   = flag.String("agent", env("WORKSPACE_AGENT", ""), "sandbox agent executable (cmd/workspace-agent); default: workspace-agent next to this binary when installed there, else this binary itself (WORKSPACE_AGENT)")
 		agentWait   = flag.Duration("agent-timeout", envDuration("WORKSPACE_AGENT_TIMEOUT", sandbox.DefaultAgentTimeout), "how long a sandbox's agent has to answer before the sandbox is failed (state error, 504/5002) (WORKSPACE_AGENT_TIMEOUT)")
 		shmSize     = flag.Int64("shm-size-bytes", envInt64("WORKSPACE_SHM_SIZE_BYTES", sandbox.DefaultShmSize), "size of each sandbox's /dev/shm (WORKSPACE_SHM_SIZE_BYTES)")
 		hosts       = flag.String("allowed-hosts", env("WORKSPACE_ALLOWED_HOSTS", ""), "comma-separated host names allowed in the Host header besides IP addresses, loopback names and -host; * = any (WORKSPACE_ALLOWED_HOSTS)")
@@ -207,6 +208,7 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 		TransferIdleTimeout: *xferIdle,
 		IdleTimeout:         *idleTimeout,
 		AllowedHosts:        splitList(*hosts),
+		AgentPath:           agentExecutable(*agentPath),
 		AgentTimeout:        *agentWait,
 		ShmSize:             *shmSize,
 		ProcessOutputBytes:  *procOut,
@@ -227,4 +229,23 @@ func Run(ctx context.Context, name string, args []string, stderr io.Writer, read
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return in.Close()
+}
+
+// agentExecutable returns the sandbox agent to use: the -agent flag when
+// set, else cmd/workspace-agent installed next to this binary (go install
+// ./cmd/... puts both in GOBIN), else "" (the server re-executes itself;
+// its start-up costs each sandbox start several milliseconds more).
+func agentExecutable(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(exe), "workspace-agent")
+	if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+		return p
+	}
+	return ""
 }
