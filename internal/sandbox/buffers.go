@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"io"
 	"sync"
 )
 
@@ -21,6 +22,22 @@ func (c *capBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return c.buf.Write(p)
+}
+
+// ReadFrom reads r to EOF straight into the buffer, keeping the first max
+// bytes and reading and dropping the rest: a command's output needs no
+// copy buffer, and a command with little output allocates little (Run of
+// `true` allocates nothing here).
+func (c *capBuffer) ReadFrom(r io.Reader) (int64, error) {
+	n, err := c.buf.ReadFrom(io.LimitReader(r, int64(c.max-c.buf.Len())))
+	if err != nil || c.buf.Len() < c.max {
+		return n, err
+	}
+	m, err := io.Copy(io.Discard, r)
+	if m > 0 {
+		c.dropped = true
+	}
+	return n + m, err
 }
 
 // headBuffer keeps the first max bytes written to it; safe for concurrent use.

@@ -31,8 +31,8 @@ func (s *Sandbox) Run(ctx context.Context, req ExecRequest) (*ExecResult, error)
 	outBuf, errBuf := &capBuffer{max: max}, &capBuffer{max: max}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); io.CopyBuffer(outBuf, p.Stdout, make([]byte, 64<<10)) }()
-	go func() { defer wg.Done(); io.CopyBuffer(errBuf, p.Stderr, make([]byte, 16<<10)) }()
+	go func() { defer wg.Done(); outBuf.ReadFrom(p.Stdout) }()
+	go func() { defer wg.Done(); errBuf.ReadFrom(p.Stderr) }()
 	wg.Wait()
 	p.Stdout.Close()
 	p.Stderr.Close()
