@@ -30,24 +30,24 @@ type Check struct {
 // inWorkspace is the Run of a check that works in the run's shared
 // workspace (Env.Workspace).
 func inWorkspace(run func(ctx context.Context, e *Env, ws *workspace.Workspace) error) func(context.Context, *Env) error {
-	return func(ctx context.Context, e *Env) error {
-		ws, err := e.Workspace(ctx)
-		if err != nil {
-			return err
-		}
-		return run(ctx, e, ws)
-	}
+	return inShared((*Env).Workspace, run)
 }
 
 // inSandbox is the Run of a check that works in the run's shared running
 // sandbox (Env.Sandbox).
 func inSandbox(run func(ctx context.Context, e *Env, sb *workspace.Sandbox) error) func(context.Context, *Env) error {
+	return inShared((*Env).Sandbox, run)
+}
+
+// inShared is the Run of a check that gets a shared resource of the run
+// (get: Env.Workspace or Env.Sandbox) and then runs in it.
+func inShared[T any](get func(*Env, context.Context) (T, error), run func(context.Context, *Env, T) error) func(context.Context, *Env) error {
 	return func(ctx context.Context, e *Env) error {
-		sb, err := e.Sandbox(ctx)
+		v, err := get(e, ctx)
 		if err != nil {
 			return err
 		}
-		return run(ctx, e, sb)
+		return run(ctx, e, v)
 	}
 }
 

@@ -15,28 +15,27 @@ func checkFilesWriteRead(ctx context.Context, e *Env, ws *workspace.Workspace) e
 	d := e.Dir("write-read")
 	text := []byte("hello, conformance\nline two: ünïcödé\n")
 	p := d + "/a/b/c.txt"
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, text); err != nil {
-		return failed("PUT /workspaces/{id}/files", err)
-	}
-	got, err := e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files", err)
-	}
-	if err := differ("GET /workspaces/{id}/files", "content", got, text); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, text, "PUT /workspaces/{id}/files", "GET /workspaces/{id}/files"); err != nil {
 		return err
 	}
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, []byte("short")); err != nil {
-		return failed("PUT /workspaces/{id}/files (overwrite)", err)
-	}
-	got, err = e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files", err)
-	}
-	if err := differ("GET /workspaces/{id}/files after overwrite", "content", got, []byte("short")); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, []byte("short"), "PUT /workspaces/{id}/files (overwrite)", "GET /workspaces/{id}/files after overwrite"); err != nil {
 		return err
 	}
-	_, err = e.C.Workspace.ReadFile(ctx, ws.ID, d+"/missing.txt")
+	_, err := e.C.Workspace.ReadFile(ctx, ws.ID, d+"/missing.txt")
 	return wantAPIError("GET /workspaces/{id}/files of a missing file", err, workspace.CodeFileNotFound, 404)
+}
+
+// writeReadBack writes data to p of workspace wsID, reads it back and
+// compares; put and get name the two routes in the error.
+func (e *Env) writeReadBack(ctx context.Context, wsID, p string, data []byte, put, get string) error {
+	if err := e.C.Workspace.WriteFile(ctx, wsID, p, data); err != nil {
+		return failed(put, err)
+	}
+	got, err := e.C.Workspace.ReadFile(ctx, wsID, p)
+	if err != nil {
+		return failed(get, err)
+	}
+	return differ(get, "content", got, data)
 }
 
 // checkFilesListInfo: list is one level sorted by name with types and

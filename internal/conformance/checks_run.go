@@ -167,14 +167,7 @@ func allBytes() []byte {
 func checkBinaryFiles(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	p := e.Dir("binary") + "/all.bin"
 	data := allBytes()
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, data); err != nil {
-		return failed("PUT /workspaces/{id}/files (encoding=base64)", err)
-	}
-	got, err := e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files?encoding=base64", err)
-	}
-	if err := differ("GET /workspaces/{id}/files?encoding=base64", "content", got, data); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, data, "PUT /workspaces/{id}/files (encoding=base64)", "GET /workspaces/{id}/files?encoding=base64"); err != nil {
 		return err
 	}
 	fi, err := e.C.Workspace.GetFileInfo(ctx, ws.ID, p)
