@@ -210,10 +210,8 @@ func hugePAXTar(t testing.TB) []byte {
 // TestIntegrationArchiveHostile: every hostile archive is refused
 // 403/7003 and nothing of it stays visible, even its good entries.
 func TestIntegrationArchiveHostile(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "keep/existing.txt", []byte("old")))
 
 	good := []tarEntry{{name: "good/", typ: tar.TypeDir}, {name: "good/a.txt", typ: tar.TypeReg, body: "a"}, {name: "existing.txt", typ: tar.TypeReg, body: "new"}}

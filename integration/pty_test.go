@@ -26,6 +26,17 @@ type termReader struct {
 	done chan struct{}
 }
 
+// exitShell types the exit command line into the session's shell and
+// checks the exit status Wait reports.
+func exitShell(t *testing.T, ctx context.Context, sess *workspace.PTYSession, line string, want int) {
+	t.Helper()
+	_, err := sess.WriteString(line + "\n")
+	require.NoError(t, err)
+	code, err := sess.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, code)
+}
+
 // readTerm pumps sess into a termReader until the session ends.
 func readTerm(sess io.Reader) *termReader {
 	tr := &termReader{done: make(chan struct{})}
@@ -87,11 +98,7 @@ func TestIntegrationPTY(t *testing.T) {
 		_, err = sess.WriteString("echo $((6*7)) in $(pwd)\n")
 		require.NoError(t, err)
 		tr.waitFor(t, ctx, "42 in /workspace")
-		_, err = sess.WriteString("exit\n")
-		require.NoError(t, err)
-		code, err := sess.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 0, code)
+		exitShell(t, ctx, sess, "exit", 0)
 		<-tr.done
 		assert.Equal(t, io.EOF, tr.err)
 	})
@@ -137,11 +144,7 @@ func TestIntegrationPTY(t *testing.T) {
 		_, err = sess.WriteString("echo status=$?\n")
 		require.NoError(t, err)
 		tr.waitFor(t, ctx, "status=130")
-		_, err = sess.WriteString("exit 3\n")
-		require.NoError(t, err)
-		code, err := sess.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 3, code)
+		exitShell(t, ctx, sess, "exit 3", 3)
 	})
 
 	t.Run("ReattachKeepsOutput", func(t *testing.T) {
@@ -170,11 +173,7 @@ func TestIntegrationPTY(t *testing.T) {
 		for i := 2; i < 40; i++ {
 			assert.Contains(t, all, "tick"+strconv.Itoa(i)+"\r\n")
 		}
-		_, err = sess2.WriteString("exit 5\n")
-		require.NoError(t, err)
-		code, err := sess2.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 5, code)
+		exitShell(t, ctx, sess2, "exit 5", 5)
 	})
 
 	t.Run("OnData", func(t *testing.T) {
