@@ -26,6 +26,7 @@ type readReply struct {
 	Data   []byte
 }
 
+// readAt READs n bytes of fh at off and decodes the reply.
 func readAt(t *testing.T, c *rpc.Client, fh []byte, off uint64, n uint32) readReply {
 	t.Helper()
 	res, err := c.Call(&struct {

@@ -146,28 +146,11 @@ func rawGetattr(t *testing.T, c *rpc.Client, fh []byte) (uint32, *nfsc.Fattr) {
 	return 0, &a
 }
 
+// rawRead READs n bytes of fh from offset 0: the status and the data.
 func rawRead(t *testing.T, c *rpc.Client, fh []byte, n uint32) (uint32, []byte) {
 	t.Helper()
-	res, err := c.Call(&struct {
-		rpc.Header
-		FH     []byte
-		Offset uint64
-		Count  uint32
-	}{hdr(nfsc.NFSProc3Read), fh, 0, n})
-	require.NoError(t, err)
-	st, err := xdr.ReadUint32(res)
-	require.NoError(t, err)
-	if st != 0 {
-		return st, nil
-	}
-	var r struct {
-		Attr  nfsc.PostOpAttr
-		Count uint32
-		EOF   uint32
-		Data  []byte
-	}
-	require.NoError(t, xdr.Read(res, &r))
-	return 0, r.Data
+	r := readAt(t, c, fh, 0, n)
+	return r.Status, r.Data
 }
 
 func rawCreate(t *testing.T, c *rpc.Client, dir []byte, name string) uint32 {
