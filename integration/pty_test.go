@@ -26,12 +26,28 @@ type termReader struct {
 	done chan struct{}
 }
 
+// openShell connects a PTY session (closed when the test ends) and starts
+// reading its terminal.
+func openShell(t *testing.T, ctx context.Context, c *workspace.Client, sandboxID string, opts *workspace.PTYOptions) (*workspace.PTYSession, *termReader) {
+	t.Helper()
+	sess, err := c.PTY.Connect(ctx, sandboxID, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sess.Close() })
+	return sess, readTerm(sess)
+}
+
+// typeLine writes s to the session's terminal.
+func typeLine(t *testing.T, sess *workspace.PTYSession, s string) {
+	t.Helper()
+	_, err := sess.WriteString(s)
+	require.NoError(t, err)
+}
+
 // exitShell types the exit command line into the session's shell and
 // checks the exit status Wait reports.
 func exitShell(t *testing.T, ctx context.Context, sess *workspace.PTYSession, line string, want int) {
 	t.Helper()
-	_, err := sess.WriteString(line + "\n")
-	require.NoError(t, err)
+	typeLine(t, sess, line+"\n")
 	code, err := sess.Wait(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, code)
@@ -91,12 +107,8 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("TypedCommand", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("echo $((6*7)) in $(pwd)\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, sh)
+		typeLine(t, sess, "echo $((6*7)) in $(pwd)\n")
 		tr.waitFor(t, ctx, "42 in /workspace")
 		exitShell(t, ctx, sess, "exit", 0)
 		<-tr.done
@@ -105,16 +117,11 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("Resize", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Cols: 100, Rows: 30, Shell: "/bin/sh"})
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("stty size\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, &workspace.PTYOptions{Cols: 100, Rows: 30, Shell: "/bin/sh"})
+		typeLine(t, sess, "stty size\n")
 		tr.waitFor(t, ctx, "30 100")
 		require.NoError(t, sess.Resize(ctx, 132, 43))
-		_, err = sess.WriteString("stty size\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "stty size\n")
 		tr.waitFor(t, ctx, "43 132")
 		require.NoError(t, sess.Kill(ctx))
 		code, err := sess.Wait(ctx)
@@ -124,12 +131,8 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("CtrlC", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("sleep 600\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, sh)
+		typeLine(t, sess, "sleep 600\n")
 		// Wait until sleep runs (visible from another process) before ^C.
 		for {
 			res, err := c.Process.Run(ctx, sb.ID, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
@@ -139,10 +142,8 @@ func TestIntegrationPTY(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		_, err = sess.WriteString("\x03")
-		require.NoError(t, err)
-		_, err = sess.WriteString("echo status=$?\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "\x03")
+		typeLine(t, sess, "echo status=$?\n")
 		tr.waitFor(t, ctx, "status=130")
 		exitShell(t, ctx, sess, "exit 3", 3)
 	})
@@ -155,8 +156,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		id := sess.ID()
 		tr := readTerm(sess)
-		_, err = sess.WriteString("i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
 		tr.waitFor(t, ctx, "tick1\r\n")
 		require.NoError(t, sess.Close()) // KeepOnClose: drop the socket, the shell keeps going
 		<-tr.done
@@ -190,8 +190,7 @@ func TestIntegrationPTY(t *testing.T) {
 			got.Write(b)
 			mu.Unlock()
 		})
-		_, err = sess.WriteString("echo on-data-$((1+1)); exit 0\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "echo on-data-$((1+1)); exit 0\n")
 		<-closed
 		mu.Lock()
 		assert.Contains(t, got.String(), "on-data-2")
@@ -222,8 +221,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		defer sess.Close()
 		tr := readTerm(sess)
-		_, err = sess.WriteString("echo before-cancel\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "echo before-cancel\n")
 		tr.waitFor(t, ctx, "before-cancel\r\n")
 		cancel()
 		<-tr.done
@@ -236,8 +234,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		defer sess2.Close()
 		tr2 := readTerm(sess2)
-		_, err = sess2.WriteString("echo after-$((2+2))\n")
-		require.NoError(t, err)
+		typeLine(t, sess2, "echo after-$((2+2))\n")
 		tr2.waitFor(t, ctx, "after-4")
 		require.NoError(t, sess2.Kill(ctx))
 	})
