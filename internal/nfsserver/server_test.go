@@ -91,6 +91,15 @@ func hdr(proc uint32) rpc.Header {
 	return rpc.Header{Rpcvers: 2, Prog: nfsc.Nfs3Prog, Vers: nfsc.Nfs3Vers, Proc: proc, Cred: rpc.AuthNull, Verf: rpc.AuthNull}
 }
 
+// offsetCountArgs is the call of READ and of COMMIT (RFC 1813: the file,
+// an offset and a count).
+type offsetCountArgs struct {
+	rpc.Header
+	FH     []byte
+	Offset uint64
+	Count  uint32
+}
+
 // rawMount returns the root handle of an export.
 func rawMount(t *testing.T, c *rpc.Client, path string) []byte {
 	t.Helper()
