@@ -17,21 +17,6 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/tarfs"
 )
 
-// featureFilesArchive is the server feature of UploadArchive,
-// DownloadArchive, and of the fast path of UploadDir and DownloadDir.
-const featureFilesArchive = FeatureFilesArchive
-
-func (s *WorkspaceService) requireArchive(ctx context.Context, op string) error {
-	ok, err := s.c.hasFeature(ctx, featureFilesArchive)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("workspace: %s: server lacks the %q feature: %w", op, featureFilesArchive, ErrUnsupported)
-	}
-	return nil
-}
-
 // UploadArchive extracts the tar or tar.gz (gzip is detected) read from r
 // into the directory remoteDir of the workspace, creating it when
 // missing. It is all or nothing: the server stages the whole archive and
@@ -45,7 +30,7 @@ func (s *WorkspaceService) requireArchive(ctx context.Context, op string) error 
 // "files.archive" feature (else ErrUnsupported).
 func (s *WorkspaceService) UploadArchive(ctx context.Context, workspaceID, remoteDir string, r io.Reader) error {
 	const op = "upload archive"
-	if err := s.requireArchive(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeatureFilesArchive); err != nil {
 		return err
 	}
 	size := int64(-1)
@@ -69,7 +54,7 @@ func (s *WorkspaceService) UploadArchive(ctx context.Context, workspaceID, remot
 // "files.archive" feature (else ErrUnsupported).
 func (s *WorkspaceService) DownloadArchive(ctx context.Context, workspaceID, remotePath string, w io.Writer) error {
 	const op = "download archive"
-	if err := s.requireArchive(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeatureFilesArchive); err != nil {
 		return err
 	}
 	resp, err := s.c.open(ctx, &apiRequest{
@@ -111,25 +96,18 @@ func (s *WorkspaceService) UploadDir(ctx context.Context, workspaceID, localDir,
 		}
 		prog.add(0)
 	}
-	ok, err := s.c.hasFeature(ctx, featureFilesArchive)
+	ok, err := s.c.hasFeature(ctx, FeatureFilesArchive)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return s.uploadFiles(ctx, workspaceID, root, remoteDir, prog)
 	}
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	var werr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		werr = tarfs.WriteTree(pw, root, ".", &tarfs.WriteOptions{OnFile: prog.add})
-		pw.CloseWithError(werr)
-	}()
-	err = s.UploadArchive(ctx, workspaceID, remoteDir, pr)
-	pr.CloseWithError(errPipeDone)
-	wg.Wait()
+	werr, err := pipeTar(
+		func(w io.Writer) error {
+			return tarfs.WriteTree(w, root, ".", &tarfs.WriteOptions{OnFile: prog.add})
+		},
+		func(r io.Reader) error { return s.UploadArchive(ctx, workspaceID, remoteDir, r) })
 	if werr != nil && !errors.Is(werr, errPipeDone) {
 		// A local read error is the cause of whatever the upload says.
 		return fmt.Errorf("workspace: %s: %w", op, werr)
@@ -140,6 +118,22 @@ func (s *WorkspaceService) UploadDir(ctx context.Context, workspaceID, localDir,
 // errPipeDone ends the other side of the pipe of UploadDir and
 // DownloadDir once one side is done.
 var errPipeDone = errors.New("workspace: transfer ended")
+
+// pipeTar runs write in a goroutine, writing the tar stream into a pipe
+// that read consumes in this one. Once read returns, a write still going
+// fails with errPipeDone; pipeTar waits for it and returns both errors.
+func pipeTar(write func(io.Writer) error, read func(io.Reader) error) (werr, rerr error) {
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		werr = write(pw)
+		pw.CloseWithError(werr)
+	})
+	rerr = read(pr)
+	pr.CloseWithError(errPipeDone)
+	wg.Wait()
+	return werr, rerr
+}
 
 // uploadFiles is UploadDir without files.archive.
 func (s *WorkspaceService) uploadFiles(ctx context.Context, workspaceID string, root *os.Root, remoteDir string, prog *dirProgress) error {
@@ -198,7 +192,7 @@ func (s *WorkspaceService) DownloadDir(ctx context.Context, workspaceID, remoteD
 	}
 	defer root.Close()
 	prog := newDirProgress(opts)
-	ok, err := s.c.hasFeature(ctx, featureFilesArchive)
+	ok, err := s.c.hasFeature(ctx, FeatureFilesArchive)
 	if err != nil {
 		return err
 	}
@@ -209,21 +203,15 @@ func (s *WorkspaceService) DownloadDir(ctx context.Context, workspaceID, remoteD
 		prog.total = -1
 		prog.add(0)
 	}
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	var derr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		derr = s.DownloadArchive(ctx, workspaceID, remoteDir, pw)
-		pw.CloseWithError(derr)
-	}()
-	_, xerr := tarfs.Extract(root, ".", pr, &tarfs.ExtractOptions{Overwrite: true, OnData: prog.add})
-	if xerr == nil {
-		_, xerr = io.Copy(io.Discard, pr) // the tar's padding
-	}
-	pr.CloseWithError(errPipeDone)
-	wg.Wait()
+	derr, xerr := pipeTar(
+		func(w io.Writer) error { return s.DownloadArchive(ctx, workspaceID, remoteDir, w) },
+		func(r io.Reader) error {
+			_, err := tarfs.Extract(root, ".", r, &tarfs.ExtractOptions{Overwrite: true, OnData: prog.add})
+			if err == nil {
+				_, err = io.Copy(io.Discard, r) // the tar's padding
+			}
+			return err
+		})
 	switch {
 	case derr != nil && !errors.Is(derr, errPipeDone):
 		return derr

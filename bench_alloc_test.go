@@ -69,36 +69,31 @@ func runAlloc(b *testing.B, fn func() error) {
 	}
 }
 
+// jsonArray is a JSON array of the n elements item(0) ... item(n-1).
+func jsonArray(n int, item func(i int) string) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = item(i)
+	}
+	return "[" + strings.Join(items, ",") + "]"
+}
+
 func BenchmarkAllocSandboxGet(b *testing.B) {
 	c := allocClient(b, map[string]string{"/api/v1/sandboxes/sbx-1": sbJSON("running")})
 	runAlloc(b, func() error { _, err := c.Sandbox.Get(b.Context(), "sbx-1"); return err })
 }
 
 func BenchmarkAllocSandboxList(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString(`{"sandboxes":[`)
-	for i := range 10 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(sbJSON("running"))
-	}
-	sb.WriteString(`],"total":10}`)
-	c := allocClient(b, map[string]string{"/api/v1/sandboxes": sb.String()})
+	list := `{"sandboxes":` + jsonArray(10, func(int) string { return sbJSON("running") }) + `,"total":10}`
+	c := allocClient(b, map[string]string{"/api/v1/sandboxes": list})
 	runAlloc(b, func() error { _, err := c.Sandbox.List(b.Context(), nil); return err })
 }
 
 func BenchmarkAllocListFiles(b *testing.B) {
-	var sb strings.Builder
-	sb.WriteString(`{"files":[`)
-	for i := range 10 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(`{"name":"f` + strconv.Itoa(i) + `.txt","path":"d/f` + strconv.Itoa(i) + `.txt","type":"file","size":5,"modified_at":"2026-01-02T03:04:05.123456789Z"}`)
-	}
-	sb.WriteString(`]}`)
-	c := allocClient(b, map[string]string{"/api/v1/workspaces/w/files/list": sb.String()})
+	list := `{"files":` + jsonArray(10, func(i int) string {
+		return `{"name":"f` + strconv.Itoa(i) + `.txt","path":"d/f` + strconv.Itoa(i) + `.txt","type":"file","size":5,"modified_at":"2026-01-02T03:04:05.123456789Z"}`
+	}) + `}`
+	c := allocClient(b, map[string]string{"/api/v1/workspaces/w/files/list": list})
 	runAlloc(b, func() error { _, err := c.Workspace.ListFiles(b.Context(), "w", "d"); return err })
 }
 

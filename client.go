@@ -270,6 +270,19 @@ func (c *Client) hasFeature(ctx context.Context, name string) (bool, error) {
 	return (*c.features.Load())[name], nil
 }
 
+// requireFeature fails with an error wrapping ErrUnsupported, naming op,
+// when the server does not advertise the named feature.
+func (c *Client) requireFeature(ctx context.Context, op, name string) error {
+	ok, err := c.hasFeature(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("workspace: %s: server lacks the %q feature: %w", op, name, ErrUnsupported)
+	}
+	return nil
+}
+
 // authHeader returns the Authorization header value, or "" without a key.
 func (c *Client) authHeader() string {
 	if c.apiKey == "" {

@@ -129,6 +129,7 @@
 //	internal/nfsserver     the NFSv3 export of workspaces
 //	internal/nfsclient     the userspace NFSv3 client behind NFS.Open (cache, write pipeline)
 //	internal/tarfs         tar streams of os.Root trees, and safe extraction
+//	internal/tartest       hostile tar archives shared by the extraction tests
 //	internal/netsplice     joins two connections (ports), WebSocket as net.Conn
 //	internal/conformance   the protocol checks behind workspacetest.Conformance
 //	internal/nfsmount      kernel NFS mounts

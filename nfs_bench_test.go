@@ -26,13 +26,20 @@ func BenchmarkNFSReadGoNFSOnly(b *testing.B) {
 	benchmarkNFSRead(b, nfsserver.Config{GoNFSOnly: true})
 }
 
-func benchmarkNFSRead(b *testing.B, cfg nfsserver.Config) {
-	s := startNFSWith(b, cfg)
-	data := make([]byte, nfsBenchSize)
+// writeRandomFile writes size random bytes to name in the server's
+// directory.
+func writeRandomFile(b *testing.B, s *nfsTestServer, name string, size int) {
+	b.Helper()
+	data := make([]byte, size)
 	_, _ = crand.Read(data)
-	if err := os.WriteFile(filepath.Join(s.dir, "big.bin"), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, name), data, 0o644); err != nil {
 		b.Fatal(err)
 	}
+}
+
+func benchmarkNFSRead(b *testing.B, cfg nfsserver.Config) {
+	s := startNFSWith(b, cfg)
+	writeRandomFile(b, s, "big.bin", nfsBenchSize)
 	fsys := openTestNFS(b, s)
 	for _, bufSize := range []int{8 << 10, 64 << 10, 1 << 20} {
 		b.Run(fmt.Sprintf("buf=%dKiB", bufSize>>10), func(b *testing.B) {
@@ -125,11 +132,7 @@ func BenchmarkNFSSmallOps(b *testing.B) {
 // read is a 4 KiB READ), warm within 4 MiB already in the cache.
 func BenchmarkNFSReadAt4K(b *testing.B) {
 	s := startNFS(b)
-	data := make([]byte, nfsBenchSize)
-	_, _ = crand.Read(data)
-	if err := os.WriteFile(filepath.Join(s.dir, "big.bin"), data, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	writeRandomFile(b, s, "big.bin", nfsBenchSize)
 	fsys := openTestNFS(b, s)
 	f, err := fsys.Open("big.bin")
 	if err != nil {
@@ -166,11 +169,7 @@ func BenchmarkNFSReadAt4K(b *testing.B) {
 func BenchmarkNFSRead1Byte(b *testing.B) {
 	const size = 8 << 20
 	s := startNFS(b)
-	data := make([]byte, size)
-	_, _ = crand.Read(data)
-	if err := os.WriteFile(filepath.Join(s.dir, "f.bin"), data, 0o644); err != nil {
-		b.Fatal(err)
-	}
+	writeRandomFile(b, s, "f.bin", size)
 	fsys := openTestNFS(b, s)
 	one := make([]byte, 1)
 	b.SetBytes(size)

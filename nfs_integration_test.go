@@ -40,6 +40,17 @@ func nfsCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// nfsFixture starts a server and creates a workspace: the server, its
+// client and the workspace.
+func nfsFixture(t *testing.T) (*workspacetest.Server, *workspace.Client, *workspace.Workspace) {
+	t.Helper()
+	srv := workspacetest.NewServer(t)
+	c := srv.Client()
+	ws, err := c.Workspace.Create(nfsCtx(t), nil)
+	require.NoError(t, err)
+	return srv, c, ws
+}
+
 // nfsSandbox creates a workspace and a running sandbox bound to it.
 func nfsSandbox(t *testing.T, c *workspace.Client) (*workspace.Workspace, *workspace.Sandbox) {
 	t.Helper()
@@ -300,11 +311,8 @@ func TestIntegrationNFSSpecialFiles(t *testing.T) {
 }
 
 func TestIntegrationNFSDeletedWorkspace(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	_, c, ws := nfsFixture(t)
 	ctx := nfsCtx(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	other, err := c.Workspace.Create(ctx, nil)
 	require.NoError(t, err)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "doomed.txt", []byte("soon gone")))
@@ -335,11 +343,8 @@ func TestIntegrationNFSDeletedWorkspace(t *testing.T) {
 }
 
 func TestIntegrationNFSAfterRestart(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	srv, c, ws := nfsFixture(t)
 	ctx := nfsCtx(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	fsys := openNFS(t, c, ws.ID)
 	require.NoError(t, fsys.WriteFile("before.txt", []byte("written before the restart"), 0o644))
 	require.NoError(t, fsys.Close())
@@ -375,11 +380,8 @@ func kernelNFS() (bool, string) {
 }
 
 func TestIntegrationNFSKernelMount(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	_, c, ws := nfsFixture(t)
 	ctx := nfsCtx(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "hello.txt", []byte("via the kernel")))
 	dir := filepath.Join(t.TempDir(), "mnt")
 

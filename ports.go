@@ -13,23 +13,8 @@ import (
 	"github.com/elevo/workspace-sdk-go/internal/netsplice"
 )
 
-// featurePorts is the server feature DialPort, ForwardPort and PreviewURL
-// need.
-const featurePorts = FeaturePorts
-
 func portPath(sandboxID string, port int, rest string) string {
 	return sandboxPath(sandboxID, "/ports/"+strconv.Itoa(port)+rest)
-}
-
-func (s *SandboxService) requirePorts(ctx context.Context, op string) error {
-	ok, err := s.c.hasFeature(ctx, featurePorts)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("workspace: %s: server lacks the %q feature: %w", op, featurePorts, ErrUnsupported)
-	}
-	return nil
 }
 
 // DialPort connects to TCP port on 127.0.0.1 inside the sandbox (its own
@@ -44,7 +29,7 @@ func (s *SandboxService) requirePorts(ctx context.Context, op string) error {
 // ErrUnsupported).
 func (s *SandboxService) DialPort(ctx context.Context, sandboxID string, port int) (net.Conn, error) {
 	const op = "dial port"
-	if err := s.requirePorts(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeaturePorts); err != nil {
 		return nil, err
 	}
 	if port < 1 || port > 65535 {
@@ -91,7 +76,7 @@ func (s *SandboxService) DialPort(ctx context.Context, sandboxID string, port in
 // Needs the "ports" feature (else ErrUnsupported).
 func (s *SandboxService) PreviewURL(ctx context.Context, sandboxID string, port int) (string, error) {
 	const op = "preview url"
-	if err := s.requirePorts(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeaturePorts); err != nil {
 		return "", err
 	}
 	var out struct {
@@ -110,7 +95,7 @@ func (s *SandboxService) PreviewURL(ctx context.Context, sandboxID string, port 
 // The forward runs until Close or until ctx ends. Needs the "ports"
 // feature (else ErrUnsupported).
 func (s *SandboxService) ForwardPort(ctx context.Context, sandboxID string, port int, localAddr string) (*PortForward, error) {
-	if err := s.requirePorts(ctx, "forward port"); err != nil {
+	if err := s.c.requireFeature(ctx, "forward port", FeaturePorts); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", localAddr)

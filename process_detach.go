@@ -101,19 +101,6 @@ func processPath(sandboxID string, pid int, rest string) string {
 	return sandboxPath(sandboxID, "/processes/"+strconv.Itoa(pid)+rest)
 }
 
-// needDetach fails with ErrUnsupported when the server lacks
-// process.detach.
-func (s *ProcessService) needDetach(ctx context.Context, op string) error {
-	ok, err := s.c.hasFeature(ctx, "process.detach")
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("workspace: %s: the server lacks the process.detach feature: %w", op, ErrUnsupported)
-	}
-	return nil
-}
-
 // Start starts command (argv[0], no shell) in the sandbox and returns once
 // it runs; it is not tied to ctx or to any connection (ctx bounds only this
 // call). opts may be nil. Errors: ErrUnsupported without process.detach,
@@ -128,7 +115,7 @@ func (s *ProcessService) Start(ctx context.Context, sandboxID, command string, o
 // the caller attaches at once (Cmd), so none is lost before it does.
 func (s *ProcessService) start(ctx context.Context, sandboxID, command string, opts *StartOptions, follow bool) (*Process, error) {
 	const op = "start process"
-	if err := s.needDetach(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeatureProcessDetach); err != nil {
 		return nil, err
 	}
 	body := struct {
@@ -176,7 +163,7 @@ func (s *ProcessService) encodeStdin(ctx context.Context, op string, b []byte) (
 // client. Errors: ErrProcessNotFound, ErrUnsupported, ErrSandboxNotFound.
 func (s *ProcessService) Attach(ctx context.Context, sandboxID string, pid int) (*Process, error) {
 	const op = "attach process"
-	if err := s.needDetach(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeatureProcessDetach); err != nil {
 		return nil, err
 	}
 	var out processInfoWire
@@ -191,7 +178,7 @@ func (s *ProcessService) Attach(ctx context.Context, sandboxID string, pid int) 
 // ErrSandboxNotFound, ErrInvalidSandboxState.
 func (s *ProcessService) List(ctx context.Context, sandboxID string) ([]*ProcessInfo, error) {
 	const op = "list processes"
-	if err := s.needDetach(ctx, op); err != nil {
+	if err := s.c.requireFeature(ctx, op, FeatureProcessDetach); err != nil {
 		return nil, err
 	}
 	var out struct {

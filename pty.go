@@ -134,7 +134,7 @@ func (s *PTYService) Kill(ctx context.Context, sandboxID, ptyID string) error {
 // those of Create. When the WebSocket handshake fails after the PTY was
 // created, the PTY is killed.
 func (s *PTYService) Connect(ctx context.Context, sandboxID string, opts *PTYOptions) (*PTYSession, error) {
-	if err := s.requireFeature(ctx); err != nil {
+	if err := s.c.requireFeature(ctx, "connect pty", FeaturePTY); err != nil {
 		return nil, err
 	}
 	info, err := s.Create(ctx, sandboxID, opts)
@@ -160,7 +160,7 @@ func (s *PTYService) Connect(ctx context.Context, sandboxID string, opts *PTYOpt
 // for Connect. Errors: ErrPTYNotFound for an unknown id, an error wrapping
 // ErrUnsupported when the server lacks the "pty" feature.
 func (s *PTYService) Attach(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {
-	if err := s.requireFeature(ctx); err != nil {
+	if err := s.c.requireFeature(ctx, "attach pty", FeaturePTY); err != nil {
 		return nil, err
 	}
 	return s.dial(ctx, sandboxID, ptyID)
@@ -172,7 +172,7 @@ func (s *PTYService) Attach(ctx context.Context, sandboxID, ptyID string) (*PTYS
 // feature, ErrSandboxNotFound, ErrInvalidSandboxState (not running), and
 // other *Error values.
 func (s *PTYService) List(ctx context.Context, sandboxID string) ([]*PTYInfo, error) {
-	if err := s.requireFeature(ctx); err != nil {
+	if err := s.c.requireFeature(ctx, "list ptys", FeaturePTY); err != nil {
 		return nil, err
 	}
 	var out struct {
@@ -186,17 +186,6 @@ func (s *PTYService) List(ctx context.Context, sandboxID string) ([]*PTYInfo, er
 		list[i] = out.PTYs[i].toPTYInfo()
 	}
 	return list, nil
-}
-
-func (s *PTYService) requireFeature(ctx context.Context) error {
-	ok, err := s.c.hasFeature(ctx, FeaturePTY)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("workspace: connect pty: server lacks the \"pty\" feature: %w", ErrUnsupported)
-	}
-	return nil
 }
 
 func (s *PTYService) dial(ctx context.Context, sandboxID, ptyID string) (*PTYSession, error) {

@@ -242,14 +242,7 @@ func TestPTYConnectDialFailureKills(t *testing.T) {
 
 func TestPTYSessionCloseUnblocksRead(t *testing.T) {
 	f := newFake(t, []string{"pty"})
-	f.script(wsReply(t, func(ctx context.Context, c *websocket.Conn) {
-		// Keep reading (answers the close handshake) until the client goes.
-		for {
-			if _, _, err := c.Read(ctx); err != nil {
-				return
-			}
-		}
-	}))
+	f.script(holdSocket(t))
 	sess, err := f.c.PTY.Attach(ctxT(t), "sb", "p1")
 	require.NoError(t, err)
 	readErr := make(chan error, 1)
@@ -274,13 +267,7 @@ func TestPTYSessionCloseUnblocksRead(t *testing.T) {
 
 func TestPTYSessionWaitCtx(t *testing.T) {
 	f := newFake(t, []string{"pty"})
-	f.script(wsReply(t, func(ctx context.Context, c *websocket.Conn) {
-		for {
-			if _, _, err := c.Read(ctx); err != nil {
-				return
-			}
-		}
-	}))
+	f.script(holdSocket(t))
 	sess, err := f.c.PTY.Attach(ctxT(t), "sb", "p1")
 	require.NoError(t, err)
 	defer sess.Close()
@@ -290,7 +277,8 @@ func TestPTYSessionWaitCtx(t *testing.T) {
 	assert.ErrorIs(t, err, context.Canceled)
 }
 
-// holdSocket serves a PTY socket that stays open until the client goes.
+// holdSocket serves a PTY socket that stays open until the client goes: it
+// keeps reading, which answers the close handshake.
 func holdSocket(t *testing.T) reply {
 	return wsReply(t, func(ctx context.Context, c *websocket.Conn) {
 		for {

@@ -50,14 +50,26 @@ func (p *progressLog) monotonic() bool {
 	return true
 }
 
+// uploadFraming is how the fake saw an upload's body framed.
+type uploadFraming struct {
+	length           int64
+	transferEncoding []string
+}
+
+// scriptUpload answers the next request of f as a successful upload to
+// path and records the framing of its body.
+func scriptUpload(f *fake, path string) *uploadFraming {
+	got := &uploadFraming{}
+	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
+		got.length, got.transferEncoding = r.ContentLength, r.TransferEncoding
+		_, _ = io.WriteString(w, `{"success":true,"path":"`+path+`"}`)
+	}})
+	return got
+}
+
 func TestUploadRawKnownSize(t *testing.T) {
 	f := newFake(t, []string{"files.raw"})
-	var gotLen int64
-	var gotTE []string
-	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
-		gotLen, gotTE = r.ContentLength, r.TransferEncoding
-		_, _ = io.WriteString(w, `{"success":true,"path":"a/b.bin"}`)
-	}})
+	got := scriptUpload(f, "a/b.bin")
 	data := bytes.Repeat([]byte{0, 1, 2, 0xff}, 50_000)
 	var p progressLog
 	err := f.c.Workspace.Upload(ctxT(t), "w 1", "a/b.bin", bytes.NewReader(data), &TransferOptions{Progress: p.fn})
@@ -68,36 +80,27 @@ func TestUploadRawKnownSize(t *testing.T) {
 	assert.Equal(t, "path=a%2Fb.bin", req.Query)
 	assert.Equal(t, "application/octet-stream", req.Header.Get("Content-Type"))
 	assert.Equal(t, data, req.Body)
-	assert.Equal(t, int64(len(data)), gotLen)
-	assert.Empty(t, gotTE)
+	assert.Equal(t, int64(len(data)), got.length)
+	assert.Empty(t, got.transferEncoding)
 	assert.Equal(t, [2]int64{int64(len(data)), int64(len(data))}, p.last())
 	assert.True(t, p.monotonic())
 }
 
 func TestUploadRawUnknownSizeIsChunked(t *testing.T) {
 	f := newFake(t, []string{"files.raw"})
-	var gotLen int64
-	var gotTE []string
-	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
-		gotLen, gotTE = r.ContentLength, r.TransferEncoding
-		_, _ = io.WriteString(w, `{"success":true,"path":"x"}`)
-	}})
+	got := scriptUpload(f, "x")
 	var p progressLog
 	r := io.MultiReader(strings.NewReader("hello "), strings.NewReader("world")) // no Len
 	require.NoError(t, f.c.Workspace.Upload(ctxT(t), "w", "x", r, &TransferOptions{Progress: p.fn}))
 	assert.Equal(t, "hello world", string(f.only().Body))
-	assert.Equal(t, int64(-1), gotLen)
-	assert.Equal(t, []string{"chunked"}, gotTE)
+	assert.Equal(t, int64(-1), got.length)
+	assert.Equal(t, []string{"chunked"}, got.transferEncoding)
 	assert.Equal(t, [2]int64{11, -1}, p.last())
 }
 
 func TestUploadExplicitSizeAndFileNotClosed(t *testing.T) {
 	f := newFake(t, []string{"files.raw"})
-	var gotLen int64
-	f.script(reply{handler: func(w http.ResponseWriter, r *http.Request) {
-		gotLen = r.ContentLength
-		_, _ = io.WriteString(w, `{"success":true,"path":"x"}`)
-	}})
+	got := scriptUpload(f, "x")
 	p := filepath.Join(t.TempDir(), "src")
 	require.NoError(t, os.WriteFile(p, []byte("0123456789"), 0o644))
 	file, err := os.Open(p)
@@ -108,7 +111,7 @@ func TestUploadExplicitSizeAndFileNotClosed(t *testing.T) {
 	// The size of a regular file comes from Stat minus the offset.
 	require.NoError(t, f.c.Workspace.Upload(ctxT(t), "w", "x", file, nil))
 	assert.Equal(t, "456789", string(f.only().Body))
-	assert.Equal(t, int64(6), gotLen)
+	assert.Equal(t, int64(6), got.length)
 	// The caller's file is still open.
 	_, err = file.Seek(0, io.SeekStart)
 	assert.NoError(t, err, "Upload closed the caller's file")

@@ -71,13 +71,8 @@ type WatchOptions struct {
 func (s *WorkspaceService) Watch(ctx context.Context, workspaceID, path string, opts *WatchOptions) iter.Seq2[FileEvent, error] {
 	return func(yield func(FileEvent, error) bool) {
 		const op = "watch"
-		ok, err := s.c.hasFeature(ctx, "files.watch")
-		if err != nil {
+		if err := s.c.requireFeature(ctx, op, FeatureFilesWatch); err != nil {
 			yield(FileEvent{}, err)
-			return
-		}
-		if !ok {
-			yield(FileEvent{}, fmt.Errorf("workspace: %s: the server lacks the files.watch feature: %w", op, ErrUnsupported))
 			return
 		}
 		q := url.Values{"path": {path}}

@@ -68,6 +68,25 @@ func newSandbox(t *testing.T, c *workspace.Client, params *workspace.CreateSandb
 	return ws, sb
 }
 
+// workspaceFixture starts a full-mode server and returns its client and a
+// new workspace.
+func workspaceFixture(t *testing.T) (*workspace.Client, *workspace.Workspace) {
+	t.Helper()
+	c := workspacetest.NewServer(t).Client()
+	ws, err := c.Workspace.Create(ctxFor(t), nil)
+	require.NoError(t, err)
+	return c, ws
+}
+
+// sandboxFixture starts a full-mode server and returns its client and a new
+// running sandbox (newSandbox) with its workspace.
+func sandboxFixture(t *testing.T, params *workspace.CreateSandboxParams) (*workspace.Client, *workspace.Workspace, *workspace.Sandbox) {
+	t.Helper()
+	c := workspacetest.NewServer(t).Client()
+	ws, sb := newSandbox(t, c, params)
+	return c, ws, sb
+}
+
 func TestIntegrationHealth(t *testing.T) {
 	t.Parallel()
 	eachMode(t, func(t *testing.T, srv *workspacetest.Server, c *workspace.Client) {
@@ -157,11 +176,8 @@ func TestIntegrationFiles(t *testing.T) {
 
 func TestIntegrationLargeFile(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	big := bytes.Repeat([]byte("0123456789abcdef\x00\xff"), 4<<20/18*16) // ~64 MiB
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "big.bin", big))
 	got, err := c.Workspace.ReadFile(ctx, ws.ID, "big.bin")
@@ -171,10 +187,8 @@ func TestIntegrationLargeFile(t *testing.T) {
 
 func TestIntegrationFilePathsConfined(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
 
 	// Plant escaping links and a FIFO from inside the sandbox.
 	res, err := c.Process.Shell(ctx, sb.ID, `
@@ -321,10 +335,8 @@ func TestIntegrationSandboxLifecycle(t *testing.T) {
 
 func TestIntegrationGracefulDelete(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 	require.NoError(t, c.Sandbox.Delete(ctx, sb.ID, nil))
 	_, err := c.Sandbox.Get(ctx, sb.ID)
 	assert.ErrorIs(t, err, workspace.ErrSandboxNotFound)
@@ -332,10 +344,8 @@ func TestIntegrationGracefulDelete(t *testing.T) {
 
 func TestIntegrationBackgroundProcessLivesWithSandbox(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
 
 	// A daemon started by one command is alive for the next one.
 	_, err := c.Process.Shell(ctx, sb.ID, `(while true; do date +%s%N > /workspace/beat; sleep 0.05; done) >/dev/null 2>&1 &`, nil)
@@ -364,10 +374,8 @@ func TestIntegrationBackgroundProcessLivesWithSandbox(t *testing.T) {
 
 func TestIntegrationTmpPrivateAndPersistent(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, a := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, a := newSandbox(t, c, nil)
 	b, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
 	require.NoError(t, err)
 
@@ -403,10 +411,8 @@ func TestIntegrationTmpPrivateAndPersistent(t *testing.T) {
 
 func TestIntegrationSandboxTimeout(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, &workspace.CreateSandboxParams{Timeout: time.Second})
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, &workspace.CreateSandboxParams{Timeout: time.Second})
 	require.Eventually(t, func() bool {
 		s, err := c.Sandbox.Get(ctx, sb.ID)
 		return err == nil && s.State == workspace.StateStopped
@@ -449,10 +455,8 @@ func TestIntegrationRestartKeepsState(t *testing.T) {
 
 func TestIntegrationSecurity(t *testing.T) {
 	t.Setenv("WORKSPACE_TEST_HOST_SECRET", "hunter2")
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	run := func(script string) *workspace.CommandResult {
 		t.Helper()
@@ -482,10 +486,8 @@ func TestIntegrationSecurity(t *testing.T) {
 
 func TestIntegrationNoNetworkByDefault(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 	res, err := c.Process.Shell(ctx, sb.ID, "cat /proc/net/dev | tail -n +3 | cut -d: -f1", nil)
 	require.NoError(t, err)
 	assert.Equal(t, "lo", strings.TrimSpace(res.Stdout), "sandbox must have only a loopback interface")
@@ -524,11 +526,8 @@ func TestIntegrationAuth(t *testing.T) {
 
 func TestIntegrationConcurrentSandboxes(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 
 	const n = 4
 	var wg sync.WaitGroup
@@ -564,10 +563,8 @@ func TestIntegrationConcurrentSandboxes(t *testing.T) {
 
 func TestIntegrationContextCancelStopsRun(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer cancel()

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/elevo/workspace-sdk-go/internal/tartest"
 	"github.com/elevo/workspace-sdk-go/workspacetest"
 )
 
@@ -192,28 +192,11 @@ func tarOf(t testing.TB, entries ...tarEntry) []byte {
 	return buf.Bytes()
 }
 
-// hugePAXTar is a tar whose first entry is a 2 MiB PAX header.
-func hugePAXTar(t testing.TB) []byte {
-	record := "comment=" + strings.Repeat("z", 2<<20) + "\n"
-	record = strconv.Itoa(len(record)+8) + " " + record
-	b := tarOf(t, tarEntry{name: "pax", typ: tar.TypeReg, body: record}, tarEntry{name: "p", typ: tar.TypeReg, body: "x"})
-	b[156] = tar.TypeXHeader
-	copy(b[148:156], "        ")
-	sum := 0
-	for _, c := range b[:512] {
-		sum += int(c)
-	}
-	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
-	return b
-}
-
 // TestIntegrationArchiveHostile: every hostile archive is refused
 // 403/7003 and nothing of it stays visible, even its good entries.
 func TestIntegrationArchiveHostile(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "keep/existing.txt", []byte("old")))
 
 	good := []tarEntry{{name: "good/", typ: tar.TypeDir}, {name: "good/a.txt", typ: tar.TypeReg, body: "a"}, {name: "existing.txt", typ: tar.TypeReg, body: "new"}}
@@ -225,7 +208,7 @@ func TestIntegrationArchiveHostile(t *testing.T) {
 		"device":            tarOf(t, append(good, tarEntry{name: "null", typ: tar.TypeChar})...),
 		"fifo":              tarOf(t, append(good, tarEntry{name: "fifo", typ: tar.TypeFifo})...),
 		"huge-name":         tarOf(t, append(good, tarEntry{name: strings.Repeat("d/", 2100) + "f", typ: tar.TypeReg, body: "x"})...),
-		"huge-header":       hugePAXTar(t),
+		"huge-header":       tartest.HugePAX(),
 	}
 	for name, data := range hostile {
 		for _, dest := range []string{"keep", "new-dir"} {

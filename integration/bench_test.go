@@ -15,9 +15,11 @@ import (
 // sandboxes). The physical floors they compare with are printed by
 // `go run ./internal/bench`.
 
-func benchRealSandbox(b *testing.B) (*workspace.Client, *workspace.Workspace, *workspace.Sandbox) {
+// benchRealSandbox starts a server (with opts) and creates a workspace and
+// a sandbox bound to it for a benchmark.
+func benchRealSandbox(b *testing.B, opts ...workspacetest.Option) (*workspace.Client, *workspace.Workspace, *workspace.Sandbox) {
 	b.Helper()
-	srv := workspacetest.NewServer(b)
+	srv := workspacetest.NewServer(b, opts...)
 	c := srv.Client()
 	ctx := context.Background()
 	ws, err := c.Workspace.Create(ctx, nil)

@@ -15,31 +15,20 @@ import (
 // BenchmarkCmdTrue runs `true` with Cmd.Run over process.detach (start,
 // then follow the events to the exit); compare with BenchmarkRun.
 func BenchmarkCmdTrue(b *testing.B) {
-	c, _, sb := benchRealSandbox(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if err := c.Process.Command(ctx, sb.ID, "true").Run(); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchCmdTrue(b)
 }
 
 // BenchmarkCmdTrueFallback runs `true` with Cmd.Run on a base-mode server
 // (the run fallback).
 func BenchmarkCmdTrueFallback(b *testing.B) {
-	srv := workspacetest.NewServer(b, workspacetest.WithBaseMode())
-	c := srv.Client()
+	benchCmdTrue(b, workspacetest.WithBaseMode())
+}
+
+// benchCmdTrue runs `true` with Cmd.Run in a sandbox of a server started
+// with opts.
+func benchCmdTrue(b *testing.B, opts ...workspacetest.Option) {
+	c, _, sb := benchRealSandbox(b, opts...)
 	ctx := context.Background()
-	ws, err := c.Workspace.Create(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -56,17 +45,8 @@ func BenchmarkCmdTrueFallback(b *testing.B) {
 // no clock for this: the kernel stamps it with a coarse clock,
 // milliseconds off.)
 func BenchmarkWatchLatency(b *testing.B) {
-	srv := workspacetest.NewServer(b)
-	c := srv.Client()
+	c, ws, sb := benchRealSandbox(b)
 	ctx := context.Background()
-	ws, err := c.Workspace.Create(ctx, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sb, err := c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: ws.ID})
-	if err != nil {
-		b.Fatal(err)
-	}
 	if err := c.Workspace.Mkdir(ctx, ws.ID, "lat"); err != nil {
 		b.Fatal(err)
 	}

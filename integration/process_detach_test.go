@@ -80,10 +80,8 @@ func collect(t *testing.T, ctx context.Context, p *workspace.Process) (stdout, s
 }
 
 func TestDetachStartInfoListAttachKill(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	p, err := c.Process.Start(ctx, sb.ID, "sh", &workspace.StartOptions{Args: []string{"-c", "echo ready; exec sleep 600"}})
 	require.NoError(t, err)
@@ -135,10 +133,8 @@ func TestDetachStartInfoListAttachKill(t *testing.T) {
 }
 
 func TestDetachReplayAfterExit(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	p, err := c.Process.Start(ctx, sb.ID, "sh", &workspace.StartOptions{Args: []string{"-c", "echo one; echo two >&2; exit 4"}})
 	require.NoError(t, err)
@@ -156,10 +152,8 @@ func TestDetachReplayAfterExit(t *testing.T) {
 }
 
 func TestDetachStdin(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	p, err := c.Process.Start(ctx, sb.ID, "cat", &workspace.StartOptions{Stdin: []byte("first\n"), OpenStdin: true})
 	require.NoError(t, err)
@@ -181,10 +175,8 @@ func TestDetachStdin(t *testing.T) {
 }
 
 func TestDetachStartErrors(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 
 	_, err := c.Process.Start(ctx, sb.ID, "/no/such/command", nil)
 	assert.ErrorIs(t, err, workspace.ErrProcessExecutionFailed)
@@ -201,10 +193,8 @@ func TestDetachStartErrors(t *testing.T) {
 }
 
 func TestDetachTimeout(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 	p, err := c.Process.Start(ctx, sb.ID, "sleep", &workspace.StartOptions{Args: []string{"600"}, Timeout: 200 * time.Millisecond})
 	require.NoError(t, err)
 	_, err = p.Wait(ctx)
@@ -236,10 +226,8 @@ func TestDetachExitedStaysListedForRetention(t *testing.T) {
 }
 
 func TestDetachProcessesDieWithSandbox(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 	p, err := c.Process.Start(ctx, sb.ID, "sleep", &workspace.StartOptions{Args: []string{"600"}})
 	require.NoError(t, err)
 	done := make(chan error, 1)
@@ -292,10 +280,8 @@ func TestDetachKeepsRunningWhenClientGoes(t *testing.T) {
 }
 
 func TestDetachRingBoundGivesGap(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, _, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	_, sb := newSandbox(t, c, nil)
 	const total = 4 << 20 // four times the ring
 	p, err := c.Process.Start(ctx, sb.ID, "head", &workspace.StartOptions{Args: []string{"-c", fmt.Sprint(total), "/dev/urandom"}})
 	require.NoError(t, err)

@@ -26,6 +26,33 @@ type termReader struct {
 	done chan struct{}
 }
 
+// openShell connects a PTY session (closed when the test ends) and starts
+// reading its terminal.
+func openShell(t *testing.T, ctx context.Context, c *workspace.Client, sandboxID string, opts *workspace.PTYOptions) (*workspace.PTYSession, *termReader) {
+	t.Helper()
+	sess, err := c.PTY.Connect(ctx, sandboxID, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sess.Close() })
+	return sess, readTerm(sess)
+}
+
+// typeLine writes s to the session's terminal.
+func typeLine(t *testing.T, sess *workspace.PTYSession, s string) {
+	t.Helper()
+	_, err := sess.WriteString(s)
+	require.NoError(t, err)
+}
+
+// exitShell types the exit command line into the session's shell and
+// checks the exit status Wait reports.
+func exitShell(t *testing.T, ctx context.Context, sess *workspace.PTYSession, line string, want int) {
+	t.Helper()
+	typeLine(t, sess, line+"\n")
+	code, err := sess.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, code)
+}
+
 // readTerm pumps sess into a termReader until the session ends.
 func readTerm(sess io.Reader) *termReader {
 	tr := &termReader{done: make(chan struct{})}
@@ -80,34 +107,21 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("TypedCommand", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("echo $((6*7)) in $(pwd)\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, sh)
+		typeLine(t, sess, "echo $((6*7)) in $(pwd)\n")
 		tr.waitFor(t, ctx, "42 in /workspace")
-		_, err = sess.WriteString("exit\n")
-		require.NoError(t, err)
-		code, err := sess.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 0, code)
+		exitShell(t, ctx, sess, "exit", 0)
 		<-tr.done
 		assert.Equal(t, io.EOF, tr.err)
 	})
 
 	t.Run("Resize", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, &workspace.PTYOptions{Cols: 100, Rows: 30, Shell: "/bin/sh"})
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("stty size\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, &workspace.PTYOptions{Cols: 100, Rows: 30, Shell: "/bin/sh"})
+		typeLine(t, sess, "stty size\n")
 		tr.waitFor(t, ctx, "30 100")
 		require.NoError(t, sess.Resize(ctx, 132, 43))
-		_, err = sess.WriteString("stty size\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "stty size\n")
 		tr.waitFor(t, ctx, "43 132")
 		require.NoError(t, sess.Kill(ctx))
 		code, err := sess.Wait(ctx)
@@ -117,12 +131,8 @@ func TestIntegrationPTY(t *testing.T) {
 
 	t.Run("CtrlC", func(t *testing.T) {
 		ctx := ctxFor(t)
-		sess, err := c.PTY.Connect(ctx, sb.ID, sh)
-		require.NoError(t, err)
-		defer sess.Close()
-		tr := readTerm(sess)
-		_, err = sess.WriteString("sleep 600\n")
-		require.NoError(t, err)
+		sess, tr := openShell(t, ctx, c, sb.ID, sh)
+		typeLine(t, sess, "sleep 600\n")
 		// Wait until sleep runs (visible from another process) before ^C.
 		for {
 			res, err := c.Process.Run(ctx, sb.ID, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
@@ -132,16 +142,10 @@ func TestIntegrationPTY(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		_, err = sess.WriteString("\x03")
-		require.NoError(t, err)
-		_, err = sess.WriteString("echo status=$?\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "\x03")
+		typeLine(t, sess, "echo status=$?\n")
 		tr.waitFor(t, ctx, "status=130")
-		_, err = sess.WriteString("exit 3\n")
-		require.NoError(t, err)
-		code, err := sess.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 3, code)
+		exitShell(t, ctx, sess, "exit 3", 3)
 	})
 
 	t.Run("ReattachKeepsOutput", func(t *testing.T) {
@@ -152,8 +156,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		id := sess.ID()
 		tr := readTerm(sess)
-		_, err = sess.WriteString("i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "i=0; while [ $i -lt 40 ]; do echo tick$i; i=$((i+1)); sleep 0.05; done; echo finished\n")
 		tr.waitFor(t, ctx, "tick1\r\n")
 		require.NoError(t, sess.Close()) // KeepOnClose: drop the socket, the shell keeps going
 		<-tr.done
@@ -170,11 +173,7 @@ func TestIntegrationPTY(t *testing.T) {
 		for i := 2; i < 40; i++ {
 			assert.Contains(t, all, "tick"+strconv.Itoa(i)+"\r\n")
 		}
-		_, err = sess2.WriteString("exit 5\n")
-		require.NoError(t, err)
-		code, err := sess2.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, 5, code)
+		exitShell(t, ctx, sess2, "exit 5", 5)
 	})
 
 	t.Run("OnData", func(t *testing.T) {
@@ -191,8 +190,7 @@ func TestIntegrationPTY(t *testing.T) {
 			got.Write(b)
 			mu.Unlock()
 		})
-		_, err = sess.WriteString("echo on-data-$((1+1)); exit 0\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "echo on-data-$((1+1)); exit 0\n")
 		<-closed
 		mu.Lock()
 		assert.Contains(t, got.String(), "on-data-2")
@@ -223,8 +221,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		defer sess.Close()
 		tr := readTerm(sess)
-		_, err = sess.WriteString("echo before-cancel\n")
-		require.NoError(t, err)
+		typeLine(t, sess, "echo before-cancel\n")
 		tr.waitFor(t, ctx, "before-cancel\r\n")
 		cancel()
 		<-tr.done
@@ -237,8 +234,7 @@ func TestIntegrationPTY(t *testing.T) {
 		require.NoError(t, err)
 		defer sess2.Close()
 		tr2 := readTerm(sess2)
-		_, err = sess2.WriteString("echo after-$((2+2))\n")
-		require.NoError(t, err)
+		typeLine(t, sess2, "echo after-$((2+2))\n")
 		tr2.waitFor(t, ctx, "after-4")
 		require.NoError(t, sess2.Kill(ctx))
 	})

@@ -29,6 +29,24 @@ func streamFixture(t *testing.T) (*workspacetest.Server, *workspace.Client, stri
 	return srv, c, sb.ID
 }
 
+// waitSleepGone polls ps in sandbox sid until no "sleep 600 marker" runs,
+// failing (the process still running after what) when ctx ends first.
+func waitSleepGone(t *testing.T, ctx context.Context, c *workspace.Client, sid, marker, after string) {
+	t.Helper()
+	for {
+		res, err := c.Process.Run(ctx, sid, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
+		require.NoError(t, err)
+		if !strings.Contains(res.Stdout, "sleep 600 "+marker) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("process still running after %s:\n%s", after, res.Stdout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 func shOpts(script string) *workspace.RunCommandOptions {
 	return &workspace.RunCommandOptions{Args: []string{"-c", script}}
 }
@@ -134,19 +152,7 @@ func TestIntegrationStream(t *testing.T) {
 		// The server kills the group when it sees the client go; poll until
 		// the process is gone (bounded by the test's ctx, not asserted on
 		// time).
-		ctx2 := ctxFor(t)
-		for {
-			res, err := c.Process.Run(ctx2, sid, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
-			require.NoError(t, err)
-			if !strings.Contains(res.Stdout, "sleep 600 "+marker) {
-				break
-			}
-			select {
-			case <-ctx2.Done():
-				t.Fatalf("process still running after cancel:\n%s", res.Stdout)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		waitSleepGone(t, ctxFor(t), c, sid, marker, "cancel")
 	})
 
 	t.Run("BreakKillsProcess", func(t *testing.T) {
@@ -158,18 +164,7 @@ func TestIntegrationStream(t *testing.T) {
 				break
 			}
 		}
-		for {
-			res, err := c.Process.Run(ctx, sid, "ps", &workspace.RunCommandOptions{Args: []string{"-eo", "args"}})
-			require.NoError(t, err)
-			if !strings.Contains(res.Stdout, "sleep 600 "+marker) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("process still running after break:\n%s", res.Stdout)
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+		waitSleepGone(t, ctx, c, sid, marker, "break")
 	})
 
 	t.Run("Timeout", func(t *testing.T) {

@@ -128,18 +128,15 @@ func TestTransferFlatMemory(t *testing.T) {
 	}
 	const maxHeapGrowth = 8 << 20
 	const maxAllocated = 16 << 20
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	want := patternCRC(size)
 	// Warm up the connection and the feature cache.
 	require.NoError(t, c.Workspace.Upload(ctx, ws.ID, "warm", strings.NewReader("x"), nil))
 
 	var last atomic.Int64
 	w := watchMemory()
-	err = c.Workspace.Upload(ctx, ws.ID, "big/file.bin", &patternReader{n: size}, &workspace.TransferOptions{
+	err := c.Workspace.Upload(ctx, ws.ID, "big/file.bin", &patternReader{n: size}, &workspace.TransferOptions{
 		Size:     size,
 		Progress: func(done, total int64) { last.Store(done) },
 	})
@@ -260,11 +257,8 @@ func (s *stallingReader) Read(b []byte) (int, error) {
 
 func TestTransferCancelledUploadLeavesNothing(t *testing.T) {
 	t.Parallel()
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	require.NoError(t, c.Workspace.WriteFile(ctx, ws.ID, "keep.txt", []byte("old")))
 
 	for _, p := range []string{"keep.txt", "new/dir/file"} {

@@ -110,10 +110,8 @@ func isEvent(typ workspace.FileEventType, path string) func(workspace.FileEvent)
 }
 
 func TestWatchSeesSandboxFileAPIAndNFS(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws, sb := sandboxFixture(t, nil)
 	ctx := ctxFor(t)
-	ws, sb := newSandbox(t, c, nil)
 	w := startWatch(t, ctxFor(t), c, ws.ID, "", true)
 	w.ready(t, c, ws.ID, "")
 
@@ -145,11 +143,8 @@ func TestWatchSeesSandboxFileAPIAndNFS(t *testing.T) {
 }
 
 func TestWatchNonRecursiveSubdirectory(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	require.NoError(t, c.Workspace.Mkdir(ctx, ws.ID, "dir/inner"))
 	w := startWatch(t, ctxFor(t), c, ws.ID, "dir", false)
 	w.ready(t, c, ws.ID, "dir/")
@@ -196,11 +191,8 @@ func TestWatchOverflow(t *testing.T) {
 }
 
 func TestWatchEndsWhenWorkspaceDeleted(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	w := startWatch(t, ctxFor(t), c, ws.ID, "", true)
 	w.ready(t, c, ws.ID, "")
 	require.NoError(t, c.Workspace.Delete(ctx, ws.ID))
@@ -219,11 +211,8 @@ func TestWatchEndsWhenWorkspaceDeleted(t *testing.T) {
 }
 
 func TestWatchErrors(t *testing.T) {
-	srv := workspacetest.NewServer(t)
-	c := srv.Client()
+	c, ws := workspaceFixture(t)
 	ctx := ctxFor(t)
-	ws, err := c.Workspace.Create(ctx, nil)
-	require.NoError(t, err)
 	first := func(path string) error {
 		for _, err := range c.Workspace.Watch(ctx, ws.ID, path, nil) {
 			return err

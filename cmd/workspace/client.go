@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"strings"
 	"time"
 
 	workspace "github.com/elevo/workspace-sdk-go"
+	"github.com/spf13/cobra"
 )
 
 // defaultAPIURL is the server address when neither --api-url nor
@@ -45,6 +47,14 @@ func (a *app) withClient(f func(c *workspace.Client) error) error {
 	}
 	defer c.Close()
 	return f(c)
+}
+
+// clientRunE is the RunE of a command whose whole work needs one client: f
+// gets the command's context, a new client and the arguments.
+func (a *app) clientRunE(f func(ctx context.Context, c *workspace.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return a.withClient(func(c *workspace.Client) error { return f(cmd.Context(), c, args) })
+	}
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -39,18 +39,13 @@ func (a *app) filesLsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, jsonList(fis, toFileJSON))
-				}
-				t := newTable(a.stdout, "NAME", "TYPE", "SIZE", "MODIFIED")
-				for _, f := range fis {
+				return printList(a, fis, toFileJSON, []string{"NAME", "TYPE", "SIZE", "MODIFIED"}, func(f *workspace.FileInfo) []string {
 					name := f.Name
 					if f.IsDir() {
 						name += "/"
 					}
-					t.row(name, string(f.Type), strconv.FormatInt(f.Size, 10), ago(f.ModifiedAt))
-				}
-				return t.flush()
+					return []string{name, string(f.Type), strconv.FormatInt(f.Size, 10), ago(f.ModifiedAt)}
+				})
 			})
 		},
 	}

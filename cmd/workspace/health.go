@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -15,22 +16,20 @@ func (a *app) healthCmd() *cobra.Command {
 		Use:   "health",
 		Short: "Show the server's status, version and features",
 		Args:  exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withClient(func(c *workspace.Client) error {
-				h, err := c.Health(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if a.output == "json" {
-					feats := h.Features
-					if feats == nil {
-						feats = []string{}
-					}
-					return printJSON(a.stdout, map[string]any{"status": h.Status, "version": h.Version, "features": feats})
-				}
-				_, err = fmt.Fprintf(a.stdout, "status:   %s\nversion:  %s\nfeatures: %s\n", h.Status, h.Version, strings.Join(h.Features, " "))
+		RunE: a.clientRunE(func(ctx context.Context, c *workspace.Client, _ []string) error {
+			h, err := c.Health(ctx)
+			if err != nil {
 				return err
-			})
-		},
+			}
+			if a.output == "json" {
+				feats := h.Features
+				if feats == nil {
+					feats = []string{}
+				}
+				return printJSON(a.stdout, map[string]any{"status": h.Status, "version": h.Version, "features": feats})
+			}
+			_, err = fmt.Fprintf(a.stdout, "status:   %s\nversion:  %s\nfeatures: %s\n", h.Status, h.Version, strings.Join(h.Features, " "))
+			return err
+		}),
 	}
 }

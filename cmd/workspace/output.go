@@ -90,6 +90,29 @@ func toFileJSON(f *workspace.FileInfo) fileJSON {
 	return fileJSON{Name: f.Name, Path: f.Path, Type: string(f.Type), Size: f.Size, ModifiedAt: f.ModifiedAt}
 }
 
+// printList prints items as a JSON list (-o json), or as a table of header
+// and one row per item.
+func printList[T, J any](a *app, items []T, toJSON func(T) J, header []string, row func(T) []string) error {
+	if a.output == "json" {
+		return printJSON(a.stdout, jsonList(items, toJSON))
+	}
+	t := newTable(a.stdout, header...)
+	for _, it := range items {
+		t.row(row(it)...)
+	}
+	return t.flush()
+}
+
+// printItem prints v as JSON (-o json), or else line as one line of words
+// (typically an ID).
+func (a *app) printItem(v any, line ...any) error {
+	if a.output == "json" {
+		return printJSON(a.stdout, v)
+	}
+	_, err := fmt.Fprintln(a.stdout, line...)
+	return err
+}
+
 // jsonList maps a slice for JSON output; it is never null.
 func jsonList[T, J any](in []T, f func(T) J) []J {
 	out := make([]J, 0, len(in))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"time"
@@ -36,25 +37,18 @@ func (a *app) psCmd() *cobra.Command {
 		Use:   "ps SANDBOX",
 		Short: "List a sandbox's background processes (started with exec -d)",
 		Args:  exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withClient(func(c *workspace.Client) error {
-				ps, err := c.Process.List(cmd.Context(), args[0])
-				if err != nil {
-					return err
+		RunE: a.clientRunE(func(ctx context.Context, c *workspace.Client, args []string) error {
+			ps, err := c.Process.List(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return printList(a, ps, toProcessJSON, []string{"PID", "STATUS", "STARTED", "COMMAND"}, func(p *workspace.ProcessInfo) []string {
+				status := "running"
+				if !p.Running {
+					status = "exited " + strconv.Itoa(p.ExitCode)
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, jsonList(ps, toProcessJSON))
-				}
-				t := newTable(a.stdout, "PID", "STATUS", "STARTED", "COMMAND")
-				for _, p := range ps {
-					status := "running"
-					if !p.Running {
-						status = "exited " + strconv.Itoa(p.ExitCode)
-					}
-					t.row(strconv.Itoa(p.PID), status, ago(p.StartedAt), strings.Join(append([]string{p.Command}, p.Args...), " "))
-				}
-				return t.flush()
+				return []string{strconv.Itoa(p.PID), status, ago(p.StartedAt), strings.Join(append([]string{p.Command}, p.Args...), " ")}
 			})
-		},
+		}),
 	}
 }

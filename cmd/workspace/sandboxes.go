@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	workspace "github.com/elevo/workspace-sdk-go"
@@ -45,14 +44,9 @@ func (a *app) sandboxLsCmd() *cobra.Command {
 						sbs = append(sbs, s)
 					}
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, jsonList(sbs, toSandboxJSON))
-				}
-				t := newTable(a.stdout, "ID", "WORKSPACE", "NAME", "STATE", "TEMPLATE", "CREATED")
-				for _, s := range sbs {
-					t.row(s.ID, s.WorkspaceID, s.Name, string(s.State), s.Template, ago(s.CreatedAt))
-				}
-				return t.flush()
+				return printList(a, sbs, toSandboxJSON, []string{"ID", "WORKSPACE", "NAME", "STATE", "TEMPLATE", "CREATED"}, func(s *workspace.Sandbox) []string {
+					return []string{s.ID, s.WorkspaceID, s.Name, string(s.State), s.Template, ago(s.CreatedAt)}
+				})
 			})
 		},
 	}
@@ -94,11 +88,7 @@ func (a *app) sandboxCreateCmd() *cobra.Command {
 						return err
 					}
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, toSandboxJSON(sb))
-				}
-				_, err = fmt.Fprintln(a.stdout, sb.ID)
-				return err
+				return a.printItem(toSandboxJSON(sb), sb.ID)
 			})
 		},
 	}
@@ -119,13 +109,11 @@ func (a *app) sandboxRmCmd() *cobra.Command {
 		Aliases: []string{"delete"},
 		Short:   "Delete sandboxes, killing their processes",
 		Args:    minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withClient(func(c *workspace.Client) error {
-				return a.eachID(args, func(id string) error {
-					return c.Sandbox.Delete(cmd.Context(), id, &workspace.DeleteSandboxOptions{Force: force})
-				})
+		RunE: a.clientRunE(func(ctx context.Context, c *workspace.Client, args []string) error {
+			return a.eachID(args, func(id string) error {
+				return c.Sandbox.Delete(ctx, id, &workspace.DeleteSandboxOptions{Force: force})
 			})
-		},
+		}),
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", true, "kill the processes at once")
 	return cmd
@@ -150,11 +138,7 @@ func (a *app) sandboxWaitCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, toSandboxJSON(sb))
-				}
-				_, err = fmt.Fprintln(a.stdout, sb.ID, sb.State)
-				return err
+				return a.printItem(toSandboxJSON(sb), sb.ID, sb.State)
 			})
 		},
 	}

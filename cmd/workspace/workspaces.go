@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -15,22 +16,15 @@ func (a *app) workspaceLsCmd() *cobra.Command {
 		Aliases: []string{"list"},
 		Short:   "List workspaces",
 		Args:    exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.withClient(func(c *workspace.Client) error {
-				wss, err := c.Workspace.List(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if a.output == "json" {
-					return printJSON(a.stdout, jsonList(wss, toWorkspaceJSON))
-				}
-				t := newTable(a.stdout, "ID", "NAME", "CREATED")
-				for _, w := range wss {
-					t.row(w.ID, w.Name, ago(w.CreatedAt))
-				}
-				return t.flush()
+		RunE: a.clientRunE(func(ctx context.Context, c *workspace.Client, _ []string) error {
+			wss, err := c.Workspace.List(ctx)
+			if err != nil {
+				return err
+			}
+			return printList(a, wss, toWorkspaceJSON, []string{"ID", "NAME", "CREATED"}, func(w *workspace.Workspace) []string {
+				return []string{w.ID, w.Name, ago(w.CreatedAt)}
 			})
-		},
+		}),
 	}
 }
 
@@ -53,11 +47,7 @@ func (a *app) workspaceCreateCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if a.output == "json" {
-					return printJSON(a.stdout, toWorkspaceJSON(w))
-				}
-				_, err = fmt.Fprintln(a.stdout, w.ID)
-				return err
+				return a.printItem(toWorkspaceJSON(w), w.ID)
 			})
 		},
 	}
@@ -74,11 +64,9 @@ func (a *app) workspaceRmCmd() *cobra.Command {
 		Aliases: []string{"delete"},
 		Short:   "Delete workspaces (their sandboxes must be deleted first)",
 		Args:    minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.withClient(func(c *workspace.Client) error {
-				return a.eachID(args, func(id string) error { return c.Workspace.Delete(cmd.Context(), id) })
-			})
-		},
+		RunE: a.clientRunE(func(ctx context.Context, c *workspace.Client, args []string) error {
+			return a.eachID(args, func(id string) error { return c.Workspace.Delete(ctx, id) })
+		}),
 	}
 }
 

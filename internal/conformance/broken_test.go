@@ -68,6 +68,20 @@ func runOnly(t *testing.T, c *workspace.Client, name string) conformance.Result 
 	return res[0]
 }
 
+// wantFailure checks that r failed with a detail that names every part of
+// want.
+func wantFailure(t *testing.T, r conformance.Result, want ...string) {
+	t.Helper()
+	if r.Status != conformance.Fail {
+		t.Fatalf("got %s, want FAIL", r)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.Detail, w) {
+			t.Errorf("detail %q lacks %q", r.Detail, w)
+		}
+	}
+}
+
 // TestConformanceThroughTransparentProxy: the proxy alone changes nothing, so the
 // checks the broken servers fail pass through it.
 func TestConformanceThroughTransparentProxy(t *testing.T) {
@@ -88,15 +102,7 @@ func TestConformanceWrongErrorCode(t *testing.T) {
 		}
 		return replaceBody(resp, func(b []byte) []byte { return bytes.ReplaceAll(b, []byte(`7001`), []byte(`3001`)) })
 	})
-	r := runOnly(t, c, "workspaces/crud")
-	if r.Status != conformance.Fail {
-		t.Fatalf("got %s, want FAIL", r)
-	}
-	for _, want := range []string{"GET /workspaces/{id} after delete", "want code 7001", "got code 3001"} {
-		if !strings.Contains(r.Detail, want) {
-			t.Errorf("detail %q lacks %q", r.Detail, want)
-		}
-	}
+	wantFailure(t, runOnly(t, c, "workspaces/crud"), "GET /workspaces/{id} after delete", "want code 7001", "got code 3001")
 }
 
 // TestConformanceWrongStatus: 7002 answered with HTTP 400 instead of 409 fails
@@ -108,15 +114,7 @@ func TestConformanceWrongStatus(t *testing.T) {
 		}
 		return nil
 	})
-	r := runOnly(t, c, "sandboxes/workspace-busy")
-	if r.Status != conformance.Fail {
-		t.Fatalf("got %s, want FAIL", r)
-	}
-	for _, want := range []string{"DELETE /workspaces/{id} with a running sandbox", "HTTP 409", "HTTP 400"} {
-		if !strings.Contains(r.Detail, want) {
-			t.Errorf("detail %q lacks %q", r.Detail, want)
-		}
-	}
+	wantFailure(t, runOnly(t, c, "sandboxes/workspace-busy"), "DELETE /workspaces/{id} with a running sandbox", "HTTP 409", "HTTP 400")
 	// The failed check left a running sandbox and its workspace: Run
 	// removed them all the same.
 	sbs, err := direct.Sandbox.List(t.Context(), nil)
@@ -152,13 +150,5 @@ func TestConformanceMissingExitEvent(t *testing.T) {
 			return bytes.Join(kept, []byte("\n\n"))
 		})
 	})
-	r := runOnly(t, c, "process.stream/events")
-	if r.Status != conformance.Fail {
-		t.Fatalf("got %s, want FAIL", r)
-	}
-	for _, want := range []string{"GET /sandboxes/{id}/process/run/stream", "without an exit event"} {
-		if !strings.Contains(r.Detail, want) {
-			t.Errorf("detail %q lacks %q", r.Detail, want)
-		}
-	}
+	wantFailure(t, runOnly(t, c, "process.stream/events"), "GET /sandboxes/{id}/process/run/stream", "without an exit event")
 }

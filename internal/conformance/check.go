@@ -3,6 +3,8 @@ package conformance
 import (
 	"context"
 	"fmt"
+
+	workspace "github.com/elevo/workspace-sdk-go"
 )
 
 // NeedFixes is the Check.Needs value of checks of the reference server's
@@ -23,6 +25,30 @@ type Check struct {
 	// Run performs the check. It returns nil when the server conforms,
 	// else an error naming the route and the difference.
 	Run func(ctx context.Context, e *Env) error
+}
+
+// inWorkspace is the Run of a check that works in the run's shared
+// workspace (Env.Workspace).
+func inWorkspace(run func(ctx context.Context, e *Env, ws *workspace.Workspace) error) func(context.Context, *Env) error {
+	return inShared((*Env).Workspace, run)
+}
+
+// inSandbox is the Run of a check that works in the run's shared running
+// sandbox (Env.Sandbox).
+func inSandbox(run func(ctx context.Context, e *Env, sb *workspace.Sandbox) error) func(context.Context, *Env) error {
+	return inShared((*Env).Sandbox, run)
+}
+
+// inShared is the Run of a check that gets a shared resource of the run
+// (get: Env.Workspace or Env.Sandbox) and then runs in it.
+func inShared[T any](get func(*Env, context.Context) (T, error), run func(context.Context, *Env, T) error) func(context.Context, *Env) error {
+	return func(ctx context.Context, e *Env) error {
+		v, err := get(e, ctx)
+		if err != nil {
+			return err
+		}
+		return run(ctx, e, v)
+	}
 }
 
 // Status is the outcome of one check.

@@ -17,11 +17,7 @@ const streamRoute = "GET /sandboxes/{id}/process/run/stream"
 
 // checkFilesRaw (files.raw): streamed upload and download, and a Range
 // read of a slice.
-func checkFilesRaw(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesRaw(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	const route = "/workspaces/{id}/files/raw"
 	p := e.Dir("raw") + "/blob.bin"
 	data := bytes.Repeat(allBytes(), 130) // 66560 bytes
@@ -55,11 +51,7 @@ func download(ctx context.Context, e *Env, wsID, p string, opts *workspace.Trans
 // checkStreamEvents (process.stream): start (with a pid) first, then
 // output on the right streams in order, then exit with the code, and
 // nothing after it.
-func checkStreamEvents(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkStreamEvents(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	var types []workspace.EventType
 	var stdout, stderr bytes.Buffer
 	exit := -1
@@ -109,11 +101,7 @@ func checkStreamEvents(ctx context.Context, e *Env) error {
 
 // checkStreamKill (process.stream): the pid of a start event can be
 // killed; the stream then ends with an exit event.
-func checkStreamKill(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkStreamKill(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	var types []workspace.EventType
@@ -147,11 +135,7 @@ func checkStreamKill(ctx context.Context, e *Env) error {
 // checkPTY (pty): a shell in /workspace echoes output, exits with the
 // code it was given; the PTY is listed while it lives; an unknown PTY id
 // is 404/4101.
-func checkPTY(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkPTY(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	const route = "WS /sandboxes/{id}/pty/{pty_id}"
 	pctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -216,11 +200,7 @@ func checkAuth(ctx context.Context, e *Env) error {
 // checkNFS: NFS.Open on the workspace's export reads what the file API
 // wrote and the file API reads what NFS wrote. Skipped (passes) only
 // when the workspace has no nfs_url.
-func checkNFS(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkNFS(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	if ws.NFSURL == "" {
 		return errors.New("POST /workspaces: nfs_url is empty: the workspace has no NFS export")
 	}
@@ -278,11 +258,7 @@ func checkNFS(ctx context.Context, e *Env) error {
 // checkStreamTimeoutDisconnect (process.stream): a timeout ends the
 // stream with an error event of code 4002 after the partial output; a
 // client that goes away gets its process group killed.
-func checkStreamTimeoutDisconnect(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkStreamTimeoutDisconnect(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	var types []workspace.EventType
 	var out bytes.Buffer
 	var last error

@@ -11,46 +11,37 @@ import (
 
 // checkFilesWriteRead: PUT creates parents and GET returns the same text;
 // a missing file is 404/3001.
-func checkFilesWriteRead(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesWriteRead(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	d := e.Dir("write-read")
 	text := []byte("hello, conformance\nline two: ünïcödé\n")
 	p := d + "/a/b/c.txt"
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, text); err != nil {
-		return failed("PUT /workspaces/{id}/files", err)
-	}
-	got, err := e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files", err)
-	}
-	if err := differ("GET /workspaces/{id}/files", "content", got, text); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, text, "PUT /workspaces/{id}/files", "GET /workspaces/{id}/files"); err != nil {
 		return err
 	}
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, []byte("short")); err != nil {
-		return failed("PUT /workspaces/{id}/files (overwrite)", err)
-	}
-	got, err = e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files", err)
-	}
-	if err := differ("GET /workspaces/{id}/files after overwrite", "content", got, []byte("short")); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, []byte("short"), "PUT /workspaces/{id}/files (overwrite)", "GET /workspaces/{id}/files after overwrite"); err != nil {
 		return err
 	}
-	_, err = e.C.Workspace.ReadFile(ctx, ws.ID, d+"/missing.txt")
+	_, err := e.C.Workspace.ReadFile(ctx, ws.ID, d+"/missing.txt")
 	return wantAPIError("GET /workspaces/{id}/files of a missing file", err, workspace.CodeFileNotFound, 404)
+}
+
+// writeReadBack writes data to p of workspace wsID, reads it back and
+// compares; put and get name the two routes in the error.
+func (e *Env) writeReadBack(ctx context.Context, wsID, p string, data []byte, put, get string) error {
+	if err := e.C.Workspace.WriteFile(ctx, wsID, p, data); err != nil {
+		return failed(put, err)
+	}
+	got, err := e.C.Workspace.ReadFile(ctx, wsID, p)
+	if err != nil {
+		return failed(get, err)
+	}
+	return differ(get, "content", got, data)
 }
 
 // checkFilesListInfo: list is one level sorted by name with types and
 // sizes; info describes a file and a directory; a missing path is
 // 404/3001.
-func checkFilesListInfo(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesListInfo(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	d := e.Dir("list")
 	for _, f := range []struct{ name, body string }{{"b.txt", "bb"}, {"a.txt", "a"}, {"sub/deep.txt", "deep"}} {
 		if err := e.C.Workspace.WriteFile(ctx, ws.ID, d+"/"+f.name, []byte(f.body)); err != nil {
@@ -103,11 +94,7 @@ func checkFilesListInfo(ctx context.Context, e *Env) error {
 
 // checkFilesMkdirMoveCopy: mkdir -p, move (source gone), copy of a file
 // and of a directory tree.
-func checkFilesMkdirMoveCopy(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesMkdirMoveCopy(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	d := e.Dir("mmc")
 	if err := e.C.Workspace.Mkdir(ctx, ws.ID, d+"/x/y/z"); err != nil {
 		return failed("POST /workspaces/{id}/files/mkdir", err)
@@ -171,11 +158,8 @@ func checkFilesMkdirMoveCopy(ctx context.Context, e *Env) error {
 
 // checkFilesDelete: a file, an empty directory, and a tree with
 // recursive=true go away.
-func checkFilesDelete(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesDelete(ctx context.Context, e *Env, ws *workspace.Workspace) error {
+	var err error
 	d := e.Dir("delete")
 	const route = "DELETE /workspaces/{id}/files"
 	if err := e.C.Workspace.WriteFile(ctx, ws.ID, d+"/t/f.txt", []byte("x")); err != nil {
@@ -202,11 +186,8 @@ func checkFilesDelete(ctx context.Context, e *Env) error {
 
 // checkFilesErrors: reading a directory is 400/3005, deleting a non-empty
 // directory without recursive is 400/3006 (and leaves it).
-func checkFilesErrors(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesErrors(ctx context.Context, e *Env, ws *workspace.Workspace) error {
+	var err error
 	d := e.Dir("errors")
 	if err := e.C.Workspace.WriteFile(ctx, ws.ID, d+"/full/f.txt", []byte("x")); err != nil {
 		return failed("PUT /workspaces/{id}/files", err)
@@ -227,11 +208,8 @@ func checkFilesErrors(ctx context.Context, e *Env) error {
 
 // checkFilesConfined: paths leaving the workspace through .. are
 // 403/7003 on every file route; a leading / is the workspace root.
-func checkFilesConfined(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesConfined(ctx context.Context, e *Env, ws *workspace.Workspace) error {
+	var err error
 	d := e.Dir("confined")
 	if err := e.C.Workspace.WriteFile(ctx, ws.ID, "/"+d+"/root.txt", []byte("r")); err != nil {
 		return failed("PUT /workspaces/{id}/files with a leading /", err)
@@ -259,11 +237,7 @@ func checkFilesConfined(ctx context.Context, e *Env) error {
 // checkFilesSpecial (Part 2): a symlink made in a sandbox that points
 // outside the workspace is never followed (403/7003); a FIFO is listed as
 // type "other" and reading it is refused at once, not a hang.
-func checkFilesSpecial(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkFilesSpecial(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	d := e.Dir("special")
 	res, err := e.C.Process.Shell(ctx, sb.ID, "mkdir -p "+d+" && ln -s /etc "+d+"/etc-link && mkfifo "+d+"/fifo", nil)
 	if err != nil {

@@ -15,11 +15,7 @@ const bigSize = 17 << 20
 // checkLimitJSONRead (Part 3, slow): a JSON read of a file over the JSON
 // read limit is 413/1006 with a message naming files/raw; on a server
 // with files.raw, where the SDK reads over it, the file comes back whole.
-func checkLimitJSONRead(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkLimitJSONRead(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	p := e.Dir("big") + "/big.bin"
 	data := bytes.Repeat([]byte("0123456789abcdef"), bigSize/16)
 	var werr error
@@ -54,11 +50,7 @@ func checkLimitJSONRead(ctx context.Context, e *Env) error {
 
 // checkLimitRunTruncation (Part 3, slow): run output over the limit is
 // cut and flagged per stream; the process still runs to its end.
-func checkLimitRunTruncation(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkLimitRunTruncation(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	res, err := e.C.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", "head -c 17825792 /dev/zero; echo small >&2; exit 4"}})
 	if err != nil {
 		return failed(runRoute+" printing 17 MiB", err)

@@ -18,12 +18,12 @@ import (
 // API.md's second-round calls.
 func nextChecks() []Check {
 	return []Check{
-		{Name: "sandboxes/resources", Needs: NeedFixes, Run: checkSandboxResources},
-		{Name: "process.detach/start-wait-events", Needs: workspace.FeatureProcessDetach, Run: checkDetachEvents},
-		{Name: "process.detach/stdin", Needs: workspace.FeatureProcessDetach, Run: checkDetachStdin},
-		{Name: "ports/connect", Needs: workspace.FeaturePorts, Run: checkPortsConnect},
-		{Name: "files.watch/events", Needs: workspace.FeatureFilesWatch, Run: checkWatch},
-		{Name: "files.archive/roundtrip", Needs: workspace.FeatureFilesArchive, Run: checkArchive},
+		{Name: "sandboxes/resources", Needs: NeedFixes, Run: inWorkspace(checkSandboxResources)},
+		{Name: "process.detach/start-wait-events", Needs: workspace.FeatureProcessDetach, Run: inSandbox(checkDetachEvents)},
+		{Name: "process.detach/stdin", Needs: workspace.FeatureProcessDetach, Run: inSandbox(checkDetachStdin)},
+		{Name: "ports/connect", Needs: workspace.FeaturePorts, Run: inSandbox(checkPortsConnect)},
+		{Name: "files.watch/events", Needs: workspace.FeatureFilesWatch, Run: inWorkspace(checkWatch)},
+		{Name: "files.archive/roundtrip", Needs: workspace.FeatureFilesArchive, Run: inWorkspace(checkArchive)},
 	}
 }
 
@@ -32,11 +32,7 @@ const processesRoute = "/sandboxes/{id}/processes"
 // checkDetachEvents: a started process runs to its end on its own; Wait
 // gives its code, Events (and a later Attach) replay start, output, exit;
 // List and Info describe it; an unknown pid is 404/4001.
-func checkDetachEvents(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkDetachEvents(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	p, err := e.C.Process.Start(ctx, sb.ID, "sh", &workspace.StartOptions{Args: []string{"-c", "printf detached; exit 3"}})
 	if err != nil {
 		return failed("POST "+processesRoute, err)
@@ -109,11 +105,7 @@ func collect(ctx context.Context, p *workspace.Process) (string, int, error) {
 
 // checkDetachStdin: a process started with open stdin reads what
 // WriteStdin sends until CloseStdin.
-func checkDetachStdin(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkDetachStdin(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	p, err := e.C.Process.Start(ctx, sb.ID, "cat", &workspace.StartOptions{Stdin: []byte("first,"), OpenStdin: true})
 	if err != nil {
 		return failed("POST "+processesRoute+" with open_stdin", err)
@@ -137,11 +129,8 @@ func checkDetachStdin(ctx context.Context, e *Env) error {
 // checkPortsConnect: nothing listening is 502/8001; a server started in
 // the sandbox (python3, when the sandbox has it) is reached through
 // DialPort; PreviewURL answers an absolute URL.
-func checkPortsConnect(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkPortsConnect(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
+	var err error
 	const port = 47613
 	const route = "GET /sandboxes/{id}/ports/{port}/connect"
 	_, err = e.C.Sandbox.DialPort(ctx, sb.ID, port)
@@ -192,11 +181,7 @@ func checkPortsConnect(ctx context.Context, e *Env) error {
 
 // checkWatch: a file written through the file API shows as an event with
 // its workspace-relative path.
-func checkWatch(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkWatch(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	d := e.Dir("watch")
 	if err := e.C.Workspace.Mkdir(ctx, ws.ID, d+"/sub"); err != nil {
 		return failed("POST /workspaces/{id}/files/mkdir", err)
@@ -241,11 +226,7 @@ func checkWatch(ctx context.Context, e *Env) error {
 // checkArchive: a tar with a file, a directory and a symlink lands under
 // the path and comes back; an entry leaving the path is 403/7003 and
 // nothing of that archive lands.
-func checkArchive(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkArchive(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	d := e.Dir("archive")
 	const route = "/workspaces/{id}/files/archive"
 	var buf bytes.Buffer
@@ -319,11 +300,7 @@ func checkArchive(ctx context.Context, e *Env) error {
 
 // checkSandboxResources (Part 3): create params may carry resources; the
 // sandbox echoes the effective values, never above what was asked.
-func checkSandboxResources(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkSandboxResources(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	// disk_mb is left out: a server that cannot enforce a disk quota
 	// refuses it (400/1002) rather than pretending (PROTOCOL.md Part 3).
 	want := workspace.Resources{CPUs: 1, MemoryMB: 512, PIDs: 256}

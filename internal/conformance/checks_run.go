@@ -13,11 +13,7 @@ import (
 const runRoute = "POST /sandboxes/{id}/process/run"
 
 // checkRunExitCode: exit codes come back as they are, 0 and not.
-func checkRunExitCode(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkRunExitCode(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	for _, code := range []int{0, 1, 3, 42} {
 		res, err := e.C.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", fmt.Sprintf("exit %d", code)}})
 		if err != nil {
@@ -32,11 +28,7 @@ func checkRunExitCode(ctx context.Context, e *Env) error {
 
 // checkRunNotFound (Part 2): a missing command exits 127, one that cannot
 // be executed 126, each with a reason on stderr.
-func checkRunNotFound(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkRunNotFound(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	res, err := e.C.Process.Run(ctx, sb.ID, "conformance-no-such-command", nil)
 	if err != nil {
 		return failed(runRoute+" of a missing command", err)
@@ -60,11 +52,7 @@ func checkRunNotFound(ctx context.Context, e *Env) error {
 
 // checkRunOutput: stdout and stderr are the exact bytes, newlines and
 // carriage returns untouched, each on its own stream.
-func checkRunOutput(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkRunOutput(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	res, err := e.C.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{Args: []string{"-c", `printf 'out\r\nline\n\n  x'; printf 'err\n' >&2`}})
 	if err != nil {
 		return failed(runRoute, err)
@@ -77,11 +65,7 @@ func checkRunOutput(ctx context.Context, e *Env) error {
 
 // checkRunEnvCwdArgs: the sandbox env with the request's on top, cwd
 // /workspace by default or as asked, args passed without a shell.
-func checkRunEnvCwdArgs(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkRunEnvCwdArgs(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	res, err := e.C.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{
 		Args: []string{"-c", `printf '%s|%s|%s' "$CONFORMANCE_SANDBOX_VAR" "$REQ_VAR" "$(pwd)"`},
 		Env:  map[string]string{"REQ_VAR": "from request"},
@@ -115,11 +99,8 @@ func checkRunEnvCwdArgs(ctx context.Context, e *Env) error {
 }
 
 // checkRunTimeout (Part 2): a timeout is 504/4002 with the partial output.
-func checkRunTimeout(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkRunTimeout(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
+	var err error
 	_, err = e.C.Process.Run(ctx, sb.ID, "sh", &workspace.RunCommandOptions{
 		Args:    []string{"-c", "printf partial; printf perr >&2; sleep 60"},
 		Timeout: time.Second,
@@ -137,11 +118,7 @@ func checkRunTimeout(ctx context.Context, e *Env) error {
 
 // checkKill (Part 2): a pid as seen inside the sandbox can be killed;
 // killing an unknown pid is 404/4001.
-func checkKill(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkKill(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	res, err := e.C.Process.Shell(ctx, sb.ID, "sleep 300 >/dev/null 2>&1 & echo $!", nil)
 	if err != nil {
 		return failed(runRoute+" starting a background sleep", err)
@@ -187,21 +164,10 @@ func allBytes() []byte {
 }
 
 // checkBinaryFiles: every byte value goes through write and read.
-func checkBinaryFiles(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkBinaryFiles(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	p := e.Dir("binary") + "/all.bin"
 	data := allBytes()
-	if err := e.C.Workspace.WriteFile(ctx, ws.ID, p, data); err != nil {
-		return failed("PUT /workspaces/{id}/files (encoding=base64)", err)
-	}
-	got, err := e.C.Workspace.ReadFile(ctx, ws.ID, p)
-	if err != nil {
-		return failed("GET /workspaces/{id}/files?encoding=base64", err)
-	}
-	if err := differ("GET /workspaces/{id}/files?encoding=base64", "content", got, data); err != nil {
+	if err := e.writeReadBack(ctx, ws.ID, p, data, "PUT /workspaces/{id}/files (encoding=base64)", "GET /workspaces/{id}/files?encoding=base64"); err != nil {
 		return err
 	}
 	fi, err := e.C.Workspace.GetFileInfo(ctx, ws.ID, p)
@@ -216,11 +182,7 @@ func checkBinaryFiles(ctx context.Context, e *Env) error {
 
 // checkBinaryRun: every byte value comes back through run's stdout and
 // stderr.
-func checkBinaryRun(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkBinaryRun(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	p := e.Dir("binrun") + "/all.bin"
 	data := allBytes()
 	if err := e.C.Workspace.WriteFile(ctx, sb.WorkspaceID, p, data); err != nil {
@@ -238,11 +200,7 @@ func checkBinaryRun(ctx context.Context, e *Env) error {
 
 // checkStdin (process.stdin): run feeds stdin and closes it; the bytes
 // come back exactly through cat, on run and run/stream.
-func checkStdin(ctx context.Context, e *Env) error {
-	sb, err := e.Sandbox(ctx)
-	if err != nil {
-		return err
-	}
+func checkStdin(ctx context.Context, e *Env, sb *workspace.Sandbox) error {
 	in := []byte("line one\nline two\n")
 	if e.Health.Has(workspace.FeatureBinary) {
 		in = allBytes()

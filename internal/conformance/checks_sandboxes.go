@@ -12,11 +12,7 @@ import (
 // checkSandboxCRUD: create (running, template "default", env/metadata
 // echoed), get, list (all and state=running), exists, force delete, then
 // 404/2001.
-func checkSandboxCRUD(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkSandboxCRUD(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	const croute = "POST /sandboxes"
 	sb, err := e.NewSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{
 		Env:      map[string]string{"A": "1"},
@@ -71,11 +67,8 @@ func checkSandboxCRUD(ctx context.Context, e *Env) error {
 
 // checkSandboxLifecycle (Part 2): unknown template 404/2003; the sandbox
 // timeout stops it and process calls are then 400/2004.
-func checkSandboxLifecycle(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkSandboxLifecycle(ctx context.Context, e *Env, ws *workspace.Workspace) error {
+	var err error
 	_, err = e.NewSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Template: e.Name() + "-no-such-template"})
 	if err := wantAPIError("POST /sandboxes with an unknown template", err, workspace.CodeTemplateNotFound, 404); err != nil {
 		return err
@@ -100,11 +93,7 @@ func checkSandboxLifecycle(ctx context.Context, e *Env) error {
 // stops and removes it (Part 2) or, on a server with the base protocol
 // only, may be refused 400/2004 as upstream does (then a force delete
 // removes it).
-func checkDeleteWithoutForce(ctx context.Context, e *Env) error {
-	ws, err := e.Workspace(ctx)
-	if err != nil {
-		return err
-	}
+func checkDeleteWithoutForce(ctx context.Context, e *Env, ws *workspace.Workspace) error {
 	sb, err := e.NewRunningSandbox(ctx, ws.ID, nil)
 	if err != nil {
 		return err

@@ -123,43 +123,40 @@ func (e *Env) NewRunningSandbox(ctx context.Context, wsID string, p *workspace.C
 
 // Workspace returns the shared workspace of the run, creating it once.
 func (e *Env) Workspace(ctx context.Context) (*workspace.Workspace, error) {
-	e.mu.Lock()
-	ws := e.ws
-	e.mu.Unlock()
-	if ws != nil {
-		return ws, nil
-	}
-	ws, err := e.NewWorkspace(ctx, nil)
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.ws = ws
-	e.mu.Unlock()
-	return ws, nil
+	return shared(&e.mu, &e.ws, func() (*workspace.Workspace, error) {
+		return e.NewWorkspace(ctx, nil)
+	})
 }
 
 // Sandbox returns the shared running sandbox (in the shared workspace),
 // creating it once.
 func (e *Env) Sandbox(ctx context.Context) (*workspace.Sandbox, error) {
-	e.mu.Lock()
-	sb := e.sbx
-	e.mu.Unlock()
-	if sb != nil {
-		return sb, nil
+	return shared(&e.mu, &e.sbx, func() (*workspace.Sandbox, error) {
+		ws, err := e.Workspace(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return e.NewRunningSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Env: map[string]string{"CONFORMANCE_SANDBOX_VAR": "from-sandbox"}})
+	})
+}
+
+// shared returns *slot (read under mu), first setting it to what create
+// returns when it is nil. create runs without mu held.
+func shared[T any](mu *sync.Mutex, slot **T, create func() (*T, error)) (*T, error) {
+	mu.Lock()
+	v := *slot
+	mu.Unlock()
+	if v != nil {
+		return v, nil
 	}
-	ws, err := e.Workspace(ctx)
+	v, err := create()
 	if err != nil {
 		return nil, err
 	}
-	sb, err = e.NewRunningSandbox(ctx, ws.ID, &workspace.CreateSandboxParams{Env: map[string]string{"CONFORMANCE_SANDBOX_VAR": "from-sandbox"}})
-	if err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	e.sbx = sb
-	e.mu.Unlock()
-	return sb, nil
+	mu.Lock()
+	*slot = v
+	mu.Unlock()
+	return v, nil
 }
 
 // Close removes every sandbox (force) and workspace the checks created,

@@ -92,6 +92,16 @@ func openTest(t *testing.T, c *Client, name string) *File {
 	return c.OpenFile(fh, []string{name}, a)
 }
 
+// newFileFixture starts a server on a new directory, dials it with the
+// default options and creates the file name: the directory, the server
+// and the open file.
+func newFileFixture(t *testing.T, name string) (string, *testServer, *File) {
+	t.Helper()
+	dir := t.TempDir()
+	ts := startServer(t, dir)
+	return dir, ts, createTest(t, dialTest(t, ts, Options{}), name)
+}
+
 func createTest(t *testing.T, c *Client, name string) *File {
 	t.Helper()
 	fh, err := c.Create(c.Root(), name, 0o644, false)
@@ -216,10 +226,7 @@ func TestCacheSeesOtherWriters(t *testing.T) {
 // TestOwnWritesAreRead: reads of the session see its writes at once,
 // through the cache and the read-ahead.
 func TestOwnWritesAreRead(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	c := dialTest(t, ts, Options{})
-	f := createTest(t, c, "f")
+	dir, _, f := newFileFixture(t, "f")
 	data := randomBytes(3<<20 + 5)
 	for off := 0; off < len(data); off += 64 << 10 {
 		_, err := f.Write(data[off:min(off+64<<10, len(data))], int64(off))
@@ -258,10 +265,7 @@ func TestOwnWritesAreRead(t *testing.T) {
 // COMMIT; Close finds the file again, resends and commits, and every byte
 // lands.
 func TestRestartBetweenWriteAndCommit(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	c := dialTest(t, ts, Options{})
-	f := createTest(t, c, "f")
+	dir, ts, f := newFileFixture(t, "f")
 	data := randomBytes(5<<20 + 3)
 	_, err := f.Write(data, 0)
 	require.NoError(t, err)
@@ -278,10 +282,7 @@ func TestRestartBetweenWriteAndCommit(t *testing.T) {
 // TestWriteErrorIsSticky: a WRITE that fails (the file was removed) is
 // returned by a later Write, Sync and Close, never lost.
 func TestWriteErrorIsSticky(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	c := dialTest(t, ts, Options{})
-	f := createTest(t, c, "f")
+	dir, _, f := newFileFixture(t, "f")
 	_, err := f.Write([]byte("hello"), 0)
 	require.NoError(t, err)
 	require.NoError(t, f.Sync())
@@ -301,10 +302,7 @@ func TestWriteErrorIsSticky(t *testing.T) {
 // committed in the background as it goes (the spans kept for a resend stay
 // bounded) and every byte lands.
 func TestLongWriteCommitsBehind(t *testing.T) {
-	dir := t.TempDir()
-	ts := startServer(t, dir)
-	c := dialTest(t, ts, Options{})
-	f := createTest(t, c, "long")
+	dir, _, f := newFileFixture(t, "long")
 	data := randomBytes(3*commitEvery + 12345)
 	maxPending := int64(0)
 	for off := 0; off < len(data); off += 64 << 10 {

@@ -26,14 +26,10 @@ type readReply struct {
 	Data   []byte
 }
 
+// readAt READs n bytes of fh at off and decodes the reply.
 func readAt(t *testing.T, c *rpc.Client, fh []byte, off uint64, n uint32) readReply {
 	t.Helper()
-	res, err := c.Call(&struct {
-		rpc.Header
-		FH     []byte
-		Offset uint64
-		Count  uint32
-	}{hdr(nfsc.NFSProc3Read), fh, off, n})
+	res, err := c.Call(&offsetCountArgs{hdr(nfsc.NFSProc3Read), fh, off, n})
 	require.NoError(t, err)
 	var r readReply
 	r.Status, err = xdr.ReadUint32(res)

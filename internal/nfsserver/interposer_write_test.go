@@ -49,12 +49,7 @@ func rawWrite(t *testing.T, c *rpc.Client, fh []byte, off uint64, data []byte, s
 
 func rawCommit(t *testing.T, c *rpc.Client, fh []byte) (uint32, [8]byte) {
 	t.Helper()
-	res, err := c.Call(&struct {
-		rpc.Header
-		FH     []byte
-		Offset uint64
-		Count  uint32
-	}{hdr(nfsc.NFSProc3Commit), fh, 0, 0})
+	res, err := c.Call(&offsetCountArgs{hdr(nfsc.NFSProc3Commit), fh, 0, 0})
 	require.NoError(t, err)
 	st, err := xdr.ReadUint32(res)
 	require.NoError(t, err)

@@ -91,6 +91,15 @@ func hdr(proc uint32) rpc.Header {
 	return rpc.Header{Rpcvers: 2, Prog: nfsc.Nfs3Prog, Vers: nfsc.Nfs3Vers, Proc: proc, Cred: rpc.AuthNull, Verf: rpc.AuthNull}
 }
 
+// offsetCountArgs is the call of READ and of COMMIT (RFC 1813: the file,
+// an offset and a count).
+type offsetCountArgs struct {
+	rpc.Header
+	FH     []byte
+	Offset uint64
+	Count  uint32
+}
+
 // rawMount returns the root handle of an export.
 func rawMount(t *testing.T, c *rpc.Client, path string) []byte {
 	t.Helper()
@@ -146,28 +155,11 @@ func rawGetattr(t *testing.T, c *rpc.Client, fh []byte) (uint32, *nfsc.Fattr) {
 	return 0, &a
 }
 
+// rawRead READs n bytes of fh from offset 0: the status and the data.
 func rawRead(t *testing.T, c *rpc.Client, fh []byte, n uint32) (uint32, []byte) {
 	t.Helper()
-	res, err := c.Call(&struct {
-		rpc.Header
-		FH     []byte
-		Offset uint64
-		Count  uint32
-	}{hdr(nfsc.NFSProc3Read), fh, 0, n})
-	require.NoError(t, err)
-	st, err := xdr.ReadUint32(res)
-	require.NoError(t, err)
-	if st != 0 {
-		return st, nil
-	}
-	var r struct {
-		Attr  nfsc.PostOpAttr
-		Count uint32
-		EOF   uint32
-		Data  []byte
-	}
-	require.NoError(t, xdr.Read(res, &r))
-	return 0, r.Data
+	r := readAt(t, c, fh, 0, n)
+	return r.Status, r.Data
 }
 
 func rawCreate(t *testing.T, c *rpc.Client, dir []byte, name string) uint32 {

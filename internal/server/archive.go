@@ -100,11 +100,8 @@ type archiveResponse struct {
 
 // handleArchivePut extracts a tar or tar.gz under path, all or nothing.
 func (s *Server) handleArchivePut(w http.ResponseWriter, r *http.Request) {
-	if s.declaredUploadTooLarge(w, r) {
-		return
-	}
 	limit := s.cfg.MaxUploadBytes
-	wf, p, rel, ok := s.fileRequest(w, r, false)
+	wf, p, rel, ok := s.uploadRequest(w, r, false)
 	if !ok {
 		return
 	}

@@ -38,12 +38,9 @@ type processInfoJSON struct {
 // handleStartProcess serves POST /sandboxes/{id}/processes: it starts a
 // process that is not tied to the request and answers once it runs.
 func (s *Server) handleStartProcess(w http.ResponseWriter, r *http.Request) {
-	e, rt, ok := s.runningSandbox(w, r)
-	if !ok {
-		return
-	}
 	var req startProcessRequest
-	if !s.decodeJSON(w, r, &req) {
+	e, rt, ok := s.runningSandboxJSON(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Command == nil || *req.Command == "" {

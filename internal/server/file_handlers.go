@@ -69,9 +69,8 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, fi, err := wf.openRegular(rel)
-	if err != nil {
-		writeFileError(w, err, p)
+	f, fi, ok := openForRead(w, wf, p, rel)
+	if !ok {
 		return
 	}
 	limit := s.cfg.MaxJSONReadBytes
@@ -81,7 +80,7 @@ func (s *Server) handleReadFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	data := make([]byte, 0, fi.Size()+1)
-	data, err = readAll(io.LimitReader(f, limit+1), data)
+	data, err := readAll(io.LimitReader(f, limit+1), data)
 	f.Close()
 	if int64(len(data)) > limit { // the file grew while it was read
 		s.jsonReadTooLarge(w, p, int64(len(data)))

@@ -112,6 +112,17 @@ func (s *Server) fileRequest(w http.ResponseWriter, r *http.Request, required bo
 	return wf, p, rel, true
 }
 
+// openForRead opens rel (the file of request path p) with openRegular,
+// writing the error itself when it fails.
+func openForRead(w http.ResponseWriter, wf workspaceFiles, p, rel string) (*os.File, os.FileInfo, bool) {
+	f, fi, err := wf.openRegular(rel)
+	if err != nil {
+		writeFileError(w, err, p)
+		return nil, nil, false
+	}
+	return f, fi, true
+}
+
 // displayPath is the workspace-relative path shown in FileInfo.
 func displayPath(rel string) string {
 	if rel == "." {

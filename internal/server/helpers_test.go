@@ -103,16 +103,24 @@ func (ts *testServer) do(method, path string, body any) resp {
 	if ts.key != "" {
 		req.Header.Set("Authorization", "Bearer "+ts.key)
 	}
+	res, data := roundTrip(ts.t, req)
+	return resp{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: data}
+}
+
+// roundTrip sends req and returns the response with its whole body read
+// (and closed).
+func roundTrip(t testing.TB, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		ts.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		ts.t.Fatal(err)
+		t.Fatal(err)
 	}
-	return resp{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: data}
+	return res, data
 }
 
 // want checks the status and, for errors, the protocol code.

@@ -38,12 +38,9 @@ func (s *Server) runTimeout(ms int64) time.Duration {
 }
 
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
-	_, rt, ok := s.runningSandbox(w, r)
-	if !ok {
-		return
-	}
 	var req runRequest
-	if !s.decodeJSON(w, r, &req) {
+	_, rt, ok := s.runningSandboxJSON(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Command == nil || (*req.Command == "" && !s.cfg.BaseMode) {

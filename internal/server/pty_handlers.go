@@ -20,16 +20,12 @@ type ptyCreateResponse struct {
 // env?} -> {id, cols, rows}.
 func (s *Server) handlePTYCreate(w http.ResponseWriter, r *http.Request) {
 	t := s.ptys
-	_, rt, ok := s.runningSandbox(w, r)
+	var req ptyCreateRequest
+	_, rt, ok := s.runningSandboxJSON(w, r, &req)
 	if !ok {
 		return
 	}
-	var req ptyCreateRequest
-	if !s.decodeJSON(w, r, &req) {
-		return
-	}
-	if req.Cols < 0 || req.Rows < 0 || req.Cols > 10000 || req.Rows > 10000 {
-		s.wrongShape(w, "cols and rows must be between 1 and 10000")
+	if !s.checkTermSize(w, req.Cols, req.Rows, 0) {
 		return
 	}
 	if err := s.checkEnv(req.Env); err != nil {
@@ -58,6 +54,16 @@ func (s *Server) handlePTYCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, &ptyCreateResponse{ID: pe.id, Cols: req.Cols, Rows: req.Rows})
+}
+
+// checkTermSize accepts cols and rows from least (0 where the default may
+// be asked for, 1 otherwise) to 10000; otherwise it answers 400/1002.
+func (s *Server) checkTermSize(w http.ResponseWriter, cols, rows, least int) bool {
+	if cols < least || rows < least || cols > 10000 || rows > 10000 {
+		s.wrongShape(w, "cols and rows must be between 1 and 10000")
+		return false
+	}
+	return true
 }
 
 // ptyEntryFor looks up {id} (running) and {pty_id}, writing 404/2001,
@@ -120,8 +126,7 @@ func (s *Server) handlePTYResize(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeJSON(w, r, &req) {
 		return
 	}
-	if req.Cols < 1 || req.Rows < 1 || req.Cols > 10000 || req.Rows > 10000 {
-		s.wrongShape(w, "cols and rows must be between 1 and 10000")
+	if !s.checkTermSize(w, req.Cols, req.Rows, 1) {
 		return
 	}
 	if err := pe.pty.Resize(req.Cols, req.Rows); err != nil {

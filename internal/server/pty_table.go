@@ -104,24 +104,29 @@ func (t *ptyTable) open(ctx context.Context, sandboxID string, sb SandboxRuntime
 func (t *ptyTable) get(sandboxID, id string) *ptyEntry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.ptys[id]
-	if e == nil || e.sandboxID != sandboxID {
-		return nil
-	}
-	return e
+	return t.lookupLocked(sandboxID, id)
 }
 
 // remove forgets PTY id of sandbox sandboxID and returns it (nil if absent).
 func (t *ptyTable) remove(sandboxID, id string) *ptyEntry {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.ptys[id]
-	if e == nil || e.sandboxID != sandboxID {
+	e := t.lookupLocked(sandboxID, id)
+	if e == nil {
 		return nil
 	}
 	delete(t.ptys, id)
 	e.markRemoved()
 	return e
+}
+
+// lookupLocked returns the PTY id if it belongs to sandbox sandboxID, or
+// nil; t.mu is held.
+func (t *ptyTable) lookupLocked(sandboxID, id string) *ptyEntry {
+	if e := t.ptys[id]; e != nil && e.sandboxID == sandboxID {
+		return e
+	}
+	return nil
 }
 
 func (e *ptyEntry) markRemoved() { e.rmOnce.Do(func() { close(e.removed) }) }

@@ -16,6 +16,25 @@ func ptyURL(ts *testServer, sid, id string) string {
 	return "ws" + strings.TrimPrefix(ts.url, "http") + "/api/v1/sandboxes/" + sid + "/pty/" + id
 }
 
+// dialPTY opens the PTY WebSocket at u, closed when the (sub)test ends.
+func dialPTY(t *testing.T, ctx context.Context, u string) *websocket.Conn {
+	t.Helper()
+	c, _, err := websocket.Dial(ctx, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+// sendPTY sends input to the shell as one binary frame.
+func sendPTY(t *testing.T, ctx context.Context, c *websocket.Conn, input string) {
+	t.Helper()
+	if err := c.Write(ctx, websocket.MessageBinary, []byte(input)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readUntil reads binary frames until their concatenation contains s.
 func readUntil(t *testing.T, ctx context.Context, c *websocket.Conn, s string) string {
 	t.Helper()
@@ -55,14 +74,8 @@ func TestPTYWire(t *testing.T) {
 	t.Run("DeadPeerIsDropped", func(t *testing.T) {
 		// A peer that never reads never answers pings: the server drops it
 		// (without an exit frame) and the PTY stays for the next socket.
-		c, _, err := websocket.Dial(ctx, ptyURL(ts, sid, id), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.CloseNow()
-		if err := c.Write(ctx, websocket.MessageBinary, []byte("echo before-drop\n")); err != nil {
-			t.Fatal(err)
-		}
+		c := dialPTY(t, ctx, ptyURL(ts, sid, id))
+		sendPTY(t, ctx, c, "echo before-drop\n")
 		// No reads: the unanswered pings make the server drop the socket.
 		eventually(t, "the unanswered socket is dropped", func() bool {
 			pe := ts.ptys.get(sid, id)
@@ -82,14 +95,8 @@ func TestPTYWire(t *testing.T) {
 			t.Fatalf("dropped peer saw a normal close: %v", gotErr)
 		}
 
-		c2, _, err := websocket.Dial(ctx, ptyURL(ts, sid, id), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c2.CloseNow()
-		if err := c2.Write(ctx, websocket.MessageBinary, []byte("echo after-$((1+1))\n")); err != nil {
-			t.Fatal(err)
-		}
+		c2 := dialPTY(t, ctx, ptyURL(ts, sid, id))
+		sendPTY(t, ctx, c2, "echo after-$((1+1))\n")
 		readUntil(t, ctx, c2, "after-2")
 	})
 }
@@ -124,24 +131,14 @@ func TestPTYNewSocketReplacesOld(t *testing.T) {
 	defer cancel()
 	id := ts.want(ts.do("POST", "/api/v1/sandboxes/"+sid+"/pty", map[string]any{"shell": "/bin/sh"}), 200, 0)["id"].(string)
 	{
-		a, _, err := websocket.Dial(ctx, ptyURL(ts, sid, id), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer a.CloseNow()
-		b, _, err := websocket.Dial(ctx, ptyURL(ts, sid, id), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer b.CloseNow()
+		a := dialPTY(t, ctx, ptyURL(ts, sid, id))
+		b := dialPTY(t, ctx, ptyURL(ts, sid, id))
 		for {
 			if _, _, err := a.Read(ctx); err != nil {
 				break // the old socket is closed by the server
 			}
 		}
-		if err := b.Write(ctx, websocket.MessageBinary, []byte("exit 6\n")); err != nil {
-			t.Fatal(err)
-		}
+		sendPTY(t, ctx, b, "exit 6\n")
 		for {
 			typ, data, err := b.Read(ctx)
 			if err != nil {
@@ -154,7 +151,7 @@ func TestPTYNewSocketReplacesOld(t *testing.T) {
 				break
 			}
 		}
-		_, _, err = b.Read(ctx)
+		_, _, err := b.Read(ctx)
 		if websocket.CloseStatus(err) != websocket.StatusNormalClosure {
 			t.Errorf("close after exit: %v", err)
 		}

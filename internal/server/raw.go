@@ -39,9 +39,8 @@ func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, fi, err := wf.openRegular(rel)
-	if err != nil {
-		writeFileError(w, err, p)
+	f, fi, ok := openForRead(w, wf, p, rel)
+	if !ok {
 		return
 	}
 	defer f.Close()
@@ -53,11 +52,8 @@ func (s *Server) handleRawRead(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRawWrite(w http.ResponseWriter, r *http.Request) {
-	if s.declaredUploadTooLarge(w, r) {
-		return
-	}
 	limit := s.cfg.MaxUploadBytes
-	wf, p, rel, ok := s.fileRequest(w, r, true)
+	wf, p, rel, ok := s.uploadRequest(w, r, true)
 	if !ok {
 		return
 	}
@@ -122,15 +118,16 @@ func isRawUpload(r *http.Request) bool {
 	return r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/files/raw")
 }
 
-// declaredUploadTooLarge answers 413 to an upload whose declared size is
-// over MaxUploadBytes. It answers before reading anything; net/http then
-// closes the connection rather than drain a large body.
-func (s *Server) declaredUploadTooLarge(w http.ResponseWriter, r *http.Request) bool {
+// uploadRequest is fileRequest for an upload (raw or archive PUT): first
+// it answers 413 to a declared size over MaxUploadBytes, before reading
+// anything; net/http then closes the connection rather than drain a large
+// body.
+func (s *Server) uploadRequest(w http.ResponseWriter, r *http.Request, required bool) (wf workspaceFiles, p, rel string, ok bool) {
 	if limit := s.cfg.MaxUploadBytes; limit > 0 && r.ContentLength > limit {
 		s.uploadTooLarge(w)
-		return true
+		return workspaceFiles{}, "", "", false
 	}
-	return false
+	return s.fileRequest(w, r, required)
 }
 
 // uploadTooLarge answers 413 with the server's upload limit.

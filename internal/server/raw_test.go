@@ -94,15 +94,7 @@ func (e *rawEnv) do(method, path string, body io.Reader, hdr map[string]string) 
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	resp, b := roundTrip(e.t, req)
 	return resp.StatusCode, b, resp.Header
 }
 

@@ -127,6 +127,16 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	return true
 }
 
+// runningSandboxJSON is the preamble of a sandbox route with a JSON body:
+// runningSandbox, then decodeJSON into req; each writes its own error.
+func (s *Server) runningSandboxJSON(w http.ResponseWriter, r *http.Request, req any) (*sandboxEntry, SandboxRuntime, bool) {
+	e, rt, ok := s.runningSandbox(w, r)
+	if !ok || !s.decodeJSON(w, r, req) {
+		return nil, nil, false
+	}
+	return e, rt, true
+}
+
 func isJSONContentType(ct string) bool {
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	if i := strings.IndexByte(ct, ';'); i >= 0 {

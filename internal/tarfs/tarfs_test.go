@@ -5,15 +5,15 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/elevo/workspace-sdk-go/internal/tartest"
 )
 
 // entry describes one tar entry of a test archive.
@@ -196,18 +196,6 @@ func TestWriteTreeSkipsSpecial(t *testing.T) {
 // hostile are archives Extract must refuse with ErrUnsafe.
 func hostile(t testing.TB) map[string][]byte {
 	huge := makeTar(t, entry{name: strings.Repeat("x/", 3000) + "f", typ: tar.TypeReg, body: "x"})
-	// A PAX extended header of 2 MiB: a regular entry whose type is
-	// patched to 'x' (tar.Writer refuses to write one this large).
-	record := "comment=" + strings.Repeat("z", 2<<20) + "\n"
-	record = strconv.Itoa(len(record)+8) + " " + record
-	hugePAX := makeTar(t, entry{name: "pax", typ: tar.TypeReg, body: record}, entry{name: "p", typ: tar.TypeReg, body: "x"})
-	hugePAX[156] = tar.TypeXHeader
-	copy(hugePAX[148:156], "        ")
-	sum := 0
-	for _, b := range hugePAX[:512] {
-		sum += int(b)
-	}
-	copy(hugePAX[148:156], fmt.Sprintf("%06o\x00 ", sum))
 	return map[string][]byte{
 		"dotdot":       makeTar(t, entry{name: "../evil", typ: tar.TypeReg, body: "x"}),
 		"dotdot-inner": makeTar(t, entry{name: "a/../../evil", typ: tar.TypeReg, body: "x"}),
@@ -226,7 +214,7 @@ func hostile(t testing.TB) map[string][]byte {
 		"block-device":     makeTar(t, entry{name: "sda", typ: tar.TypeBlock}),
 		"fifo":             makeTar(t, entry{name: "fifo", typ: tar.TypeFifo}),
 		"huge-name":        huge,
-		"huge-pax-header":  hugePAX,
+		"huge-pax-header":  tartest.HugePAX(), // a 2 MiB PAX extended header
 	}
 }
 
