@@ -118,8 +118,16 @@ func floorHTTP(ctx context.Context, cfg *config) ([]Metric, error) {
 	return out, err
 }
 
+// forkTrue is the fork+exec floor: one /bin/true, started and waited for.
+func forkTrue() error { return exec.Command("/bin/true").Run() }
+
+// bwrapTrue is the bwrap floor: one minimal sandbox running /bin/true.
+func bwrapTrue(ctx context.Context, cfg *config) error {
+	return exec.CommandContext(ctx, cfg.bwrap, bwrapArgs("/bin/true")...).Run()
+}
+
 func floorFork(ctx context.Context, cfg *config) ([]Metric, error) {
-	run := func() error { return exec.Command("/bin/true").Run() }
+	run := forkTrue
 	d, err := sample(ctx, min(cfg.samples, 1000), run)
 	if err != nil {
 		return nil, err
@@ -139,7 +147,7 @@ func bwrapArgs(cmd ...string) []string {
 }
 
 func floorBwrap(ctx context.Context, cfg *config) ([]Metric, error) {
-	run := func() error { return exec.CommandContext(ctx, cfg.bwrap, bwrapArgs("/bin/true")...).Run() }
+	run := func() error { return bwrapTrue(ctx, cfg) }
 	d, err := sample(ctx, min(cfg.samples, 200), run)
 	if err != nil {
 		return nil, fmt.Errorf("bwrap: %w", err)

@@ -79,6 +79,8 @@ var rows = []row{
 	row{"Run `true`, p50 / p99, c=1", g("", "run.p50", "run.p99"), g("HTTP round trip", "http.rtt.p50", "http.rtt.p99"), "≤ 2 ms / ≤ 5 ms"}.and("fork+exec", "fork.p50", "fork.p99"),
 	row{"Run `true`, runs/s, c=8", g("", "run.c8"), g("HTTP round trips", "http.c8"), "≥ 500/s"}.and("fork+exec", "fork.c8"),
 	{"sandbox create until it answers, p50", g("", "create.p50"), g("bwrap start of /bin/true", "bwrap.p50"), "≤ 25 ms"},
+	{"Run `true` p50, sampled alternately with its floor", g("", "alt.run.p50"), g("fork+exec", "alt.fork.p50"), "≤ 1.5× the floor"},
+	{"sandbox create p50, sampled alternately with its floor", g("", "alt.create.p50"), g("bwrap start of /bin/true", "alt.bwrap.p50"), "≤ 2.5× the floor"},
 	{"sandbox creates in parallel (-creates), total", g("", "create.parallel"), g("bwrap starts in parallel", "bwrap.parallel"), "100 in ≤ 2 s"},
 	{"idle sandbox memory, RSS / PSS", g("", "idle.rss", "idle.pss"), g("bwrap + sleep", "bwrap.idle.rss", "bwrap.idle.pss"), "≤ 10 MiB RSS"},
 	{"control plane: get sandbox, calls/s, c=8", g("", "cp.get.c8"), g("HTTP round trips", "http.c8"), "≥ 5000/s"},

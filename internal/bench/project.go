@@ -28,6 +28,7 @@ func projectMeasurements() []measurement {
 	return []measurement{
 		{"run", false, "Run `true` through the SDK: p50/p99 at c=1, runs/s at c=8", projRun},
 		{"create", false, "sandbox create until it answers a command, p50; -creates in parallel", projCreate},
+		{"alternate", false, "Run and create p50 sampled alternately with their floors (fork+exec, bwrap)", projAlternate},
 		{"idle", false, "RSS/PSS of an idle sandbox's processes (bwrap + agent)", projIdle},
 		{"cp", false, "control plane: get sandbox and list files per second at c=8", projControlPlane},
 		{"stream", false, "run/stream: time to first event p50/p99, stdout MB/s", projStream},
@@ -168,13 +169,7 @@ func projRun(ctx context.Context, cfg *config) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := func() error {
-		r, err := p.c.Process.Run(ctx, p.sb.ID, "true", nil)
-		if err == nil && r.ExitCode != 0 {
-			err = fmt.Errorf("true exited %d", r.ExitCode)
-		}
-		return err
-	}
+	run := func() error { return p.runTrue(ctx) }
 	for range 20 {
 		if err := run(); err != nil {
 			return nil, err
@@ -189,36 +184,53 @@ func projRun(ctx context.Context, cfg *config) ([]Metric, error) {
 	return append(out, Metric{Key: "run.c8", Value: rps, Unit: "/s"}), err
 }
 
+// runTrue runs `true` in the project's sandbox through the SDK.
+func (p *project) runTrue(ctx context.Context) error {
+	r, err := p.c.Process.Run(ctx, p.sb.ID, "true", nil)
+	if err == nil && r.ExitCode != 0 {
+		err = fmt.Errorf("true exited %d", r.ExitCode)
+	}
+	return err
+}
+
+// createSamples is how many sandboxes the create latency samples.
+func createSamples(cfg *config) int {
+	if cfg.quick {
+		return 10
+	}
+	return 40
+}
+
+// timeCreate creates a sandbox and runs `true` in it (until it answers a
+// command), returns how long that took, and deletes the sandbox.
+func (p *project) timeCreate(ctx context.Context) (time.Duration, error) {
+	t := time.Now()
+	sb, err := p.c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: p.ws.ID})
+	if err != nil {
+		return 0, err
+	}
+	_, err = p.c.Process.Run(ctx, sb.ID, "true", nil)
+	el := time.Since(t)
+	if derr := p.deleteSandbox(ctx, sb.ID); err == nil {
+		err = derr
+	}
+	return el, err
+}
+
+// deleteSandbox force-deletes sandbox id, even when ctx is cancelled.
+func (p *project) deleteSandbox(ctx context.Context, id string) error {
+	return p.c.Sandbox.Delete(context.WithoutCancel(ctx), id, &workspace.DeleteSandboxOptions{Force: true})
+}
+
 func projCreate(ctx context.Context, cfg *config) ([]Metric, error) {
 	p, err := getProject(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	del := func(id string) error {
-		return p.c.Sandbox.Delete(context.WithoutCancel(ctx), id, &workspace.DeleteSandboxOptions{Force: true})
-	}
-	createReady := func() (string, error) {
-		sb, err := p.c.Sandbox.Create(ctx, &workspace.CreateSandboxParams{WorkspaceID: p.ws.ID})
-		if err != nil {
-			return "", err
-		}
-		_, err = p.c.Process.Run(ctx, sb.ID, "true", nil)
-		return sb.ID, err
-	}
-	n := 40
-	if cfg.quick {
-		n = 10
-	}
+	del := func(id string) error { return p.deleteSandbox(ctx, id) }
 	var d durations
-	for range n {
-		t := time.Now()
-		id, err := createReady()
-		el := time.Since(t)
-		if id != "" {
-			if derr := del(id); err == nil {
-				err = derr
-			}
-		}
+	for range createSamples(cfg) {
+		el, err := p.timeCreate(ctx)
 		if err != nil {
 			return nil, err
 		}
