@@ -133,5 +133,6 @@
 //	internal/netsplice     joins two connections (ports), WebSocket as net.Conn
 //	internal/conformance   the protocol checks behind workspacetest.Conformance
 //	internal/nfsmount      kernel NFS mounts
+//	internal/mountinfo     the kernel's mount table (/proc/self/mountinfo)
 //	internal/bench         the benchmark command (go run ./internal/bench)
 package workspace

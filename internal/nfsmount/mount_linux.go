@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/mountinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,11 +54,11 @@ func IsMounted(dir string) (bool, error) {
 		return false, err
 	}
 	defer f.Close()
-	entries, err := ParseMountInfo(f)
+	entries, err := mountinfo.Parse(f)
 	if err != nil {
 		return false, err
 	}
-	_, ok := Find(entries, abs)
+	_, ok := mountinfo.Find(entries, abs)
 	return ok, nil
 }
 

@@ -3,9 +3,9 @@
 package sandbox
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
+	"github.com/elevo/workspace-sdk-go/internal/mountinfo"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -126,36 +126,26 @@ type cgroupMount struct {
 
 // cgroupMounts maps "memory", "pids" and "cpu" to their v1 mounts and ""
 // to the cgroup2 mount, from a mountinfo file.
-func cgroupMounts(mountinfo string) (map[string]cgroupMount, error) {
-	f, err := os.Open(mountinfo)
+func cgroupMounts(path string) (map[string]cgroupMount, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	entries, err := mountinfo.Parse(f)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]cgroupMount{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || len(fields) < sep+4 {
-			continue
-		}
-		root, dir := unescapeMount(fields[3]), unescapeMount(fields[4])
-		switch fields[sep+1] {
+	for _, e := range entries {
+		switch e.FSType {
 		case "cgroup2":
 			if _, ok := out[""]; !ok {
-				out[""] = cgroupMount{dir: dir, root: root}
+				out[""] = cgroupMount{dir: e.MountPoint, root: e.Root}
 			}
 		case "cgroup":
 			var ctls []string
-			for _, o := range strings.Split(fields[sep+3], ",") {
+			for _, o := range strings.Split(e.Options, ",") {
 				switch o {
 				case "rw", "ro", "relatime", "noexec", "nosuid", "nodev", "clone_children", "xattr":
 					continue
@@ -167,32 +157,13 @@ func cgroupMounts(mountinfo string) (map[string]cgroupMount, error) {
 			for _, c := range ctls {
 				if c == "memory" || c == "pids" || c == "cpu" {
 					if _, ok := out[c]; !ok {
-						out[c] = cgroupMount{dir: dir, root: root, key: strings.Join(ctls, ",")}
+						out[c] = cgroupMount{dir: e.MountPoint, root: e.Root, key: strings.Join(ctls, ",")}
 					}
 				}
 			}
 		}
 	}
-	return out, sc.Err()
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return out, nil
 }
 
 // ownCgroups maps each hierarchy key of a /proc/<pid>/cgroup file
