@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 )
 
 // agentSelf is the -agent value that makes this binary its own sandbox
@@ -29,8 +30,20 @@ func chooseAgent(flagValue, dir string) (path, note string) {
 	out := filepath.Join(dir, "workspace-agent")
 	cmd := exec.Command("go", "build", "-o", out, "github.com/elevo/workspace-sdk-go/cmd/workspace-agent")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// Build in this module's source tree (where this file was compiled
+	// from), whatever the working directory.
+	if _, file, _, ok := runtime.Caller(0); ok {
+		if root := filepath.Dir(filepath.Dir(filepath.Dir(file))); fileExists(filepath.Join(root, "go.mod")) {
+			cmd.Dir = root
+		}
+	}
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Sprintf("agent: the bench binary itself (building cmd/workspace-agent failed: %v: %.200s)", err, b)
 	}
 	return out, "agent: cmd/workspace-agent, built by the bench"
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

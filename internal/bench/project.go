@@ -280,7 +280,9 @@ func projIdle(ctx context.Context, cfg *config) ([]Metric, error) {
 	if _, err := p.c.Process.Run(ctx, sb.ID, "true", nil); err != nil {
 		return nil, err
 	}
-	time.Sleep(300 * time.Millisecond) // let it settle
+	// Idle as the agent counts it: it trims its memory after a second
+	// without requests (internal/sandbox/agent, idleTrim).
+	time.Sleep(1500 * time.Millisecond)
 	pid := p.rt.hostPID(sb.ID)
 	if pid == 0 {
 		return nil, fmt.Errorf("no host pid for sandbox %s", sb.ID)
