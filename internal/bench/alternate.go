@@ -12,9 +12,11 @@ import (
 // (Run `true` within 1.5x of fork+exec, create within 2.5x of a bwrap
 // start) with the floor and the project sampled alternately: one floor
 // sample, then one project sample, and so on. The separate floor and
-// project figures are taken seconds apart; on a shared VM whose speed
-// drifts by tens of percent from one second to the next, only samples
-// taken side by side give a ratio that means something.
+// project figures are taken seconds apart, and a shared VM's speed drifts
+// by tens of percent from one second to the next. Samples side by side
+// see the same machine, but the floor then runs right after the project's
+// work and its after-effects (the README's Performance section says how
+// to read both).
 func projAlternate(ctx context.Context, cfg *config) ([]Metric, error) {
 	p, err := getProject(ctx, cfg)
 	if err != nil {
